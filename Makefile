@@ -1,0 +1,35 @@
+# Makefile for pgrepl_admin, built with PGXS.
+#
+#   make && make install          build and install into the server found by pg_config
+#   make installcheck             pg_regress suite on its own temporary instance, then the TAP suite
+#
+# The scripts under scripts/ wrap these for a fresh Debian machine (see README.md).
+
+MODULE_big = pgrepl_admin
+OBJS = \
+	pgrepl_admin.o \
+	src/lag_sample.o \
+	src/settings.o \
+	src/shmem.o \
+	src/task_registry.o \
+	src/worker.o \
+	src/worker_status.o
+
+EXTENSION = pgrepl_admin
+DATA = pgrepl_admin--1.0.sql
+PGFILEDESC = "pgrepl_admin - administer streaming replication from SQL"
+
+PG_CPPFLAGS = -I$(srcdir)/src
+SHLIB_LINK += -lssl -lcrypto
+
+REGRESS = setup worker_status settings
+REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/regress.conf
+
+TAP_TESTS = 1
+PROVE_FLAGS = -I $(srcdir)/t
+
+EXTRA_CLEAN = tmp_check_regress
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

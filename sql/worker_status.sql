@@ -1,0 +1,42 @@
+-- The worker_status view on the regression instance.  pg_regress runs this
+-- suite in contrib_regression while the worker watches pgrepl_admin.database
+-- (postgres), where the extension does not exist: the worker is up and
+-- says it is waiting for it.  (The TAP suite covers the running worker.)
+\set VERBOSITY terse
+
+-- give the worker up to 60 s to have connected after the instance started
+DO $$
+BEGIN
+    FOR i IN 1..600 LOOP
+        EXIT WHEN (SELECT bool_and(worker_pid IS NOT NULL) FROM pgrepl_admin.worker_status);
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+
+SELECT task, runs_on_standby, run_interval, state, last_outcome,
+       worker_pid IS NOT NULL AS worker_running,
+       worker_pid = (SELECT pid FROM pg_stat_activity
+                     WHERE backend_type = 'pgrepl_admin maintenance') AS pid_matches
+FROM pgrepl_admin.worker_status
+ORDER BY task;
+
+-- the worker is connected to the configured database
+SELECT datname, application_name FROM pg_stat_activity
+WHERE backend_type = 'pgrepl_admin maintenance';
+
+-- readable by pg_monitor, not by other roles
+CREATE ROLE regress_plain;
+CREATE ROLE regress_monitor IN ROLE pg_monitor;
+SET ROLE regress_plain;
+SELECT count(*) FROM pgrepl_admin.worker_status;
+SELECT count(*) FROM pgrepl_admin.worker_status();
+SELECT count(*) FROM pgrepl_admin.lag_history;
+RESET ROLE;
+SET ROLE regress_monitor;
+SELECT count(*) > 0 AS visible FROM pgrepl_admin.worker_status;
+SELECT count(*) >= 0 AS visible FROM pgrepl_admin.lag_history;
+DELETE FROM pgrepl_admin.lag_history;
+RESET ROLE;
+DROP ROLE regress_plain;
+DROP ROLE regress_monitor;

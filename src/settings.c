@@ -1,0 +1,66 @@
+/*-------------------------------------------------------------------------
+ *
+ * settings.c
+ *	  Definition of every pgrepl_admin.* configuration parameter.
+ *
+ * Settings read only by the postmaster (the worker's database) are defined
+ * only while the library is being preloaded: defining them later would
+ * pretend they could take effect without a restart.  The prefix is reserved
+ * so that a misspelt pgrepl_admin.* name is an error, not a silent
+ * placeholder.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "settings.h"
+
+char	   *pgrepl_database = NULL;
+int			pgrepl_lag_sample_interval = 10;
+int			pgrepl_lag_history_retention = 7 * 24 * 60 * 60;
+
+/*
+ * pgrepl_define_settings
+ *		Define all settings; called once from _PG_init.
+ */
+void
+pgrepl_define_settings(void)
+{
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("pgrepl_admin.database",
+								   "Database the pgrepl_admin maintenance worker connects to.",
+								   "The worker runs its tasks only once CREATE EXTENSION pgrepl_admin "
+								   "has been run in this database.",
+								   &pgrepl_database,
+								   "postgres",
+								   PGC_POSTMASTER,
+								   0,
+								   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgrepl_admin.lag_sample_interval",
+							"Interval between two samples of replication lag into pgrepl_admin.lag_history.",
+							"Zero turns sampling off.",
+							&pgrepl_lag_sample_interval,
+							10,
+							0, 24 * 60 * 60,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgrepl_admin.lag_history_retention",
+							"How long rows of pgrepl_admin.lag_history are kept.",
+							NULL,
+							&pgrepl_lag_history_retention,
+							7 * 24 * 60 * 60,
+							60, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("pgrepl_admin");
+}

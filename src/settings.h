@@ -1,0 +1,23 @@
+/*-------------------------------------------------------------------------
+ *
+ * settings.h
+ *	  The pgrepl_admin.* configuration parameters: one place that defines
+ *	  them and the C variables that hold their values.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGREPL_SETTINGS_H
+#define PGREPL_SETTINGS_H
+
+/* pgrepl_admin.database: the database the maintenance worker connects to */
+extern char *pgrepl_database;
+
+/* pgrepl_admin.lag_sample_interval, in seconds; 0 turns sampling off */
+extern int	pgrepl_lag_sample_interval;
+
+/* pgrepl_admin.lag_history_retention, in seconds */
+extern int	pgrepl_lag_history_retention;
+
+extern void pgrepl_define_settings(void);
+
+#endif							/* PGREPL_SETTINGS_H */

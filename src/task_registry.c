@@ -1,0 +1,25 @@
+/*-------------------------------------------------------------------------
+ *
+ * task_registry.c
+ *	  The list of the maintenance worker's tasks.
+ *
+ * A new periodic job is added by writing its MaintenanceTask in its own
+ * concern's file and naming it here.  The order is the order of
+ * pgrepl_admin.worker_status and of the slots in shared memory.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lag_sample.h"
+#include "shmem.h"
+#include "task.h"
+
+const MaintenanceTask *const pgrepl_tasks[] = {
+	&lag_sample_task,
+};
+
+const int	pgrepl_task_count = lengthof(pgrepl_tasks);
+
+StaticAssertDecl(lengthof(pgrepl_tasks) <= PGREPL_MAX_TASKS,
+				 "raise PGREPL_MAX_TASKS");

@@ -1,0 +1,347 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The pgrepl_admin maintenance worker: one background worker that runs
+ *	  the periodic tasks listed in task_registry.c.
+ *
+ * The worker connects to the database named by pgrepl_admin.database.  It
+ * starts as soon as the server accepts read-only connections, so it runs on
+ * a primary and on a hot standby alike.  Each pass of its loop it:
+ *
+ *	- checks that the extension exists in its database (if not, it logs
+ *	  that once and looks again every EXTENSION_RECHECK_MS);
+ *	- runs each task that is due, in a transaction of its own; a task that
+ *	  writes is held back while the server is in recovery and taken up as
+ *	  soon as it is promoted;
+ *	- sleeps on its latch until the next task is due.  Nothing wakes it
+ *	  in between except a signal (SIGHUP reloads the settings, SIGTERM
+ *	  ends it) or, on a standby with a task held back, the check for
+ *	  promotion every PROMOTION_RECHECK_MS.
+ *
+ * A task that throws an ERROR does not take the worker down: the error is
+ * logged and shown in pgrepl_admin.worker_status, and the task is retried
+ * after a delay that doubles with each consecutive failure.  If the worker
+ * itself dies, the postmaster starts it again after RESTART_SECONDS.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "settings.h"
+#include "shmem.h"
+#include "task.h"
+#include "worker.h"
+
+#define WORKER_NAME "pgrepl_admin maintenance"
+#define RESTART_SECONDS 5
+#define EXTENSION_RECHECK_MS (5 * 1000)
+#define PROMOTION_RECHECK_MS (2 * 1000)
+#define RETRY_FIRST_MS (5 * 1000)
+#define RETRY_MAX_MS (10 * 60 * 1000)
+
+/*
+ * pgrepl_register_maintenance_worker
+ *		Register the worker with the postmaster; called from _PG_init while
+ *		shared_preload_libraries is being processed.
+ */
+void
+pgrepl_register_maintenance_worker(void)
+{
+	BackgroundWorker worker = {0};
+
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = RESTART_SECONDS;
+	strlcpy(worker.bgw_library_name, "pgrepl_admin", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "pgrepl_maintenance_worker_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, WORKER_NAME, BGW_MAXLEN);
+	strlcpy(worker.bgw_type, WORKER_NAME, BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Publish a task's state under the lock. */
+static void
+set_task_state(int i, TaskState state, TimestampTz next_run)
+{
+	LWLockAcquire(pgrepl_shared->lock, LW_EXCLUSIVE);
+	pgrepl_shared->tasks[i].state = state;
+	pgrepl_shared->tasks[i].next_run = next_run;
+	LWLockRelease(pgrepl_shared->lock);
+}
+
+/* Put every task into the same state, unscheduled. */
+static void
+set_all_task_states(TaskState state)
+{
+	for (int i = 0; i < pgrepl_task_count; i++)
+		set_task_state(i, state, 0);
+}
+
+/* on_shmem_exit callback: say that nobody runs the tasks any more. */
+static void
+worker_exit(int code, Datum arg)
+{
+	set_all_task_states(TASK_STATE_STOPPED);
+	LWLockAcquire(pgrepl_shared->lock, LW_EXCLUSIVE);
+	pgrepl_shared->worker_pid = 0;
+	LWLockRelease(pgrepl_shared->lock);
+}
+
+/*
+ * extension_exists
+ *		Whether CREATE EXTENSION pgrepl_admin has been run (and committed)
+ *		in the worker's database.
+ */
+static bool
+extension_exists(void)
+{
+	bool		exists;
+
+	StartTransactionCommand();
+	exists = OidIsValid(get_extension_oid("pgrepl_admin", true));
+	CommitTransactionCommand();
+	return exists;
+}
+
+/* Delay before retrying a task that failed "failures" times in a row. */
+static long
+retry_delay_ms(int failures)
+{
+	long		delay = RETRY_FIRST_MS;
+
+	while (--failures > 0 && delay < RETRY_MAX_MS)
+		delay *= 2;
+	return Min(delay, RETRY_MAX_MS);
+}
+
+/*
+ * run_task
+ *		Run task i once in a transaction of its own and record the outcome.
+ *		An ERROR is caught, logged and recorded; the task is then retried
+ *		with back-off.  FATAL (e.g. SIGTERM) still ends the worker.
+ */
+static void
+run_task(int i, MemoryContext loop_cxt)
+{
+	const MaintenanceTask *task = pgrepl_tasks[i];
+	TaskStatus *status = &pgrepl_shared->tasks[i];
+	TimestampTz started = GetCurrentTimestamp();
+	ErrorData  *edata = NULL;
+	TimestampTz next_run;
+
+	set_task_state(i, TASK_STATE_RUNNING, 0);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, task->name);
+
+		task->run();
+
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(loop_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	LWLockAcquire(pgrepl_shared->lock, LW_EXCLUSIVE);
+	status->last_run = started;
+	status->runs++;
+	if (edata == NULL)
+	{
+		status->outcome = TASK_OUTCOME_OK;
+		status->consecutive_failures = 0;
+		status->last_error[0] = '\0';
+		next_run = TimestampTzPlusMilliseconds(started,
+											   task->interval_seconds() * 1000L);
+	}
+	else
+	{
+		status->outcome = TASK_OUTCOME_ERROR;
+		status->failures++;
+		status->consecutive_failures++;
+		strlcpy(status->last_error, edata->message ? edata->message : "unknown error",
+				PGREPL_ERROR_LEN);
+		next_run = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   retry_delay_ms(status->consecutive_failures));
+	}
+	status->state = TASK_STATE_SCHEDULED;
+	status->next_run = next_run;
+	LWLockRelease(pgrepl_shared->lock);
+
+	if (edata != NULL)
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("pgrepl_admin task \"%s\" failed: %s", task->name, edata->message),
+				 errdetail("It failed %d time(s) in a row and will be retried in %ld seconds.",
+						   status->consecutive_failures,
+						   retry_delay_ms(status->consecutive_failures) / 1000)));
+}
+
+/*
+ * run_due_tasks
+ *		Run every task whose time has come, bring the published states up
+ *		to date, and return how long the worker may sleep (-1: until woken).
+ */
+static long
+run_due_tasks(MemoryContext loop_cxt)
+{
+	bool		in_recovery = RecoveryInProgress();
+	long		sleep_ms = -1;
+
+	for (int i = 0; i < pgrepl_task_count; i++)
+	{
+		const MaintenanceTask *task = pgrepl_tasks[i];
+		TaskStatus *status = &pgrepl_shared->tasks[i];
+		TimestampTz now = GetCurrentTimestamp();
+		long		until_due;
+
+		if (task->interval_seconds() <= 0)
+		{
+			set_task_state(i, TASK_STATE_DISABLED, 0);
+			continue;
+		}
+		if (in_recovery && !task->runs_in_recovery)
+		{
+			set_task_state(i, TASK_STATE_WAITING_PROMOTION, 0);
+			sleep_ms = (sleep_ms < 0) ? PROMOTION_RECHECK_MS : Min(sleep_ms, PROMOTION_RECHECK_MS);
+			continue;
+		}
+
+		/* a task that was not scheduled (first pass, promotion) is due now */
+		if (status->state != TASK_STATE_SCHEDULED || status->next_run == 0)
+			set_task_state(i, TASK_STATE_SCHEDULED, now);
+
+		if (status->next_run <= now)
+		{
+			run_task(i, loop_cxt);
+			now = GetCurrentTimestamp();
+		}
+
+		until_due = TimestampDifferenceMilliseconds(now, status->next_run);
+		sleep_ms = (sleep_ms < 0) ? until_due : Min(sleep_ms, until_due);
+	}
+	return sleep_ms;
+}
+
+/*
+ * reschedule_after_reload
+ *		After a change of settings, due times follow the new intervals:
+ *		a task that last succeeded at T runs next at T + its new interval.
+ *		Tasks in back-off keep their retry time.
+ */
+static void
+reschedule_after_reload(void)
+{
+	for (int i = 0; i < pgrepl_task_count; i++)
+	{
+		TaskStatus *status = &pgrepl_shared->tasks[i];
+		int			interval = pgrepl_tasks[i]->interval_seconds();
+
+		if (status->state == TASK_STATE_SCHEDULED &&
+			status->consecutive_failures == 0 && status->last_run != 0 &&
+			interval > 0)
+			set_task_state(i, TASK_STATE_SCHEDULED,
+						   TimestampTzPlusMilliseconds(status->last_run, interval * 1000L));
+	}
+}
+
+/*
+ * pgrepl_maintenance_worker_main
+ *		Entry point of the maintenance worker.
+ */
+void
+pgrepl_maintenance_worker_main(Datum main_arg)
+{
+	MemoryContext loop_cxt;
+	bool		said_waiting = false;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(pgrepl_database, NULL, 0);
+	pgstat_report_appname(WORKER_NAME);
+
+	LWLockAcquire(pgrepl_shared->lock, LW_EXCLUSIVE);
+	pgrepl_shared->worker_pid = MyProcPid;
+	LWLockRelease(pgrepl_shared->lock);
+	set_all_task_states(TASK_STATE_WAITING_EXTENSION);
+	on_shmem_exit(worker_exit, (Datum) 0);
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext,
+									 "pgrepl_admin maintenance loop",
+									 ALLOCSET_DEFAULT_SIZES);
+
+	ereport(LOG,
+			(errmsg("pgrepl_admin maintenance worker started in database \"%s\"",
+					pgrepl_database)));
+
+	for (;;)
+	{
+		long		sleep_ms;
+		int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			reschedule_after_reload();
+		}
+
+		MemoryContextSwitchTo(loop_cxt);
+		if (extension_exists())
+		{
+			if (said_waiting)
+				ereport(LOG,
+						(errmsg("pgrepl_admin maintenance worker found the extension in database \"%s\" and starts its tasks",
+								pgrepl_database)));
+			said_waiting = false;
+			sleep_ms = run_due_tasks(loop_cxt);
+		}
+		else
+		{
+			if (!said_waiting)
+				ereport(LOG,
+						(errmsg("pgrepl_admin maintenance worker is waiting for CREATE EXTENSION pgrepl_admin in database \"%s\"",
+								pgrepl_database)));
+			said_waiting = true;
+			set_all_task_states(TASK_STATE_WAITING_EXTENSION);
+			sleep_ms = EXTENSION_RECHECK_MS;
+		}
+		MemoryContextReset(loop_cxt);
+
+		if (sleep_ms >= 0)
+			events |= WL_TIMEOUT;
+		(void) WaitLatch(MyLatch, events, sleep_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
