@@ -26,7 +26,6 @@ REGRESS = setup worker_status settings
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/regress.conf
 
 TAP_TESTS = 1
-PROVE_FLAGS = -I $(srcdir)/t
 
 EXTRA_CLEAN = tmp_check_regress
 

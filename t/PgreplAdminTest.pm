@@ -1,0 +1,72 @@
+# PgreplAdminTest: helpers shared by pgrepl_admin's TAP tests.
+#
+# They build real clusters with PostgreSQL::Test::Cluster: a primary with
+# pgrepl_admin preloaded and created, and streaming standbys taken from it.
+
+package PgreplAdminTest;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+our @EXPORT = qw(new_primary new_standby task_status wait_for_task);
+
+# new_primary($name, %opts): a started primary that allows streaming, with
+# pgrepl_admin in shared_preload_libraries.  Options:
+#   extension => 0     do not run CREATE EXTENSION
+#   conf      => text  more postgresql.conf lines
+sub new_primary
+{
+	my ($name, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+
+	$node->init(allows_streaming => 1);
+	$node->append_conf('postgresql.conf',
+		"shared_preload_libraries = 'pgrepl_admin'\n" . ($opts{conf} // ''));
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION pgrepl_admin')
+	  unless defined $opts{extension} && !$opts{extension};
+	return $node;
+}
+
+# new_standby($primary, $name): a hot standby streaming from $primary, made
+# from a fresh base backup, started and caught up.
+sub new_standby
+{
+	my ($primary, $name) = @_;
+	my $backup = "${name}_base";
+
+	$primary->backup($backup);
+	my $standby = PostgreSQL::Test::Cluster->new($name);
+	$standby->init_from_backup($primary, $backup, has_streaming => 1);
+	$standby->start;
+	$primary->wait_for_catchup($standby, 'replay');
+	return $standby;
+}
+
+# task_status($node, $task, $columns): the given worker_status columns of
+# one task, '|'-separated as psql prints them.
+sub task_status
+{
+	my ($node, $task, $columns) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT $columns FROM pgrepl_admin.worker_status WHERE task = '$task'");
+}
+
+# wait_for_task($node, $task, $condition): wait until $condition (SQL over
+# worker_status's columns) holds for the task; fails the test if it never does.
+sub wait_for_task
+{
+	my ($node, $task, $condition) = @_;
+	my $ok = $node->poll_query_until('postgres',
+		"SELECT $condition FROM pgrepl_admin.worker_status WHERE task = '$task'");
+	ok($ok, $node->name . ": task $task reaches $condition")
+	  or diag(task_status($node, $task, '*'));
+	return $ok;
+}
+
+1;
