@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# demo-clusters.sh: the part of the demo that runs as the database's OS user
+# (never root).  It starts a throwaway primary and a streaming standby on
+# loopback in a temporary directory, runs a little workload and shows what
+# pgrepl_admin reports about both, then stops them and removes everything.
+#
+# Environment: DEMO_PORT (default 55432; the standby uses the next port),
+# DEMO_KEEP=1 to leave both servers running and print how to reach them.
+set -euo pipefail
+
+bindir=$(pg_config --bindir)
+export PATH="$bindir:$PATH"
+port=${DEMO_PORT:-55432}
+standby_port=$((port + 1))
+dir=$(mktemp -d /tmp/pgrepl_admin_demo.XXXXXX)
+
+cleanup() {
+    if [ "${DEMO_KEEP:-0}" = 1 ]; then
+        echo
+        echo "Left running (DEMO_KEEP=1): psql -h $dir -p $port postgres (primary), -p $standby_port (standby)."
+        echo "Stop with: pg_ctl -D $dir/standby stop; pg_ctl -D $dir/primary stop; rm -rf $dir"
+        return
+    fi
+    pg_ctl -D "$dir/standby" -m fast stop >/dev/null 2>&1 || true
+    pg_ctl -D "$dir/primary" -m fast stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+step() { printf '\n== %s\n' "$*"; }
+# sql PORT [psql args...]: run psql against one of the two servers
+sql() {
+    local p=$1
+    shift
+    psql -X -q -h "$dir" -p "$p" -d postgres -v ON_ERROR_STOP=1 -P pager=off "$@"
+}
+# wait_for PORT QUERY: wait up to 60 s for QUERY to return t
+wait_for() {
+    for _ in $(seq 1 600); do
+        [ "$(sql "$1" -Atc "$2" 2>/dev/null)" = t ] && return 0
+        sleep 0.1
+    done
+    echo "demo: timed out waiting for: $2" >&2
+    return 1
+}
+
+step "A primary on 127.0.0.1:$port with pgrepl_admin preloaded ($dir/primary)"
+initdb -D "$dir/primary" --auth-local=peer --auth-host=scram-sha-256 >/dev/null
+cat >> "$dir/primary/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+shared_preload_libraries = 'pgrepl_admin'
+pgrepl_admin.lag_sample_interval = '1s'
+CONF
+pg_ctl -D "$dir/primary" -l "$dir/primary.log" -w start >/dev/null
+sql "$port" -c 'CREATE EXTENSION pgrepl_admin'
+sql "$port" -c '\dx pgrepl_admin'
+
+step "A standby on 127.0.0.1:$standby_port, cloned with pg_basebackup and streaming ($dir/standby)"
+pg_basebackup -h "$dir" -p "$port" -D "$dir/standby" -R -X stream -c fast -C -S demo_standby
+cat >> "$dir/standby/postgresql.conf" <<CONF
+port = $standby_port
+cluster_name = 'demo_standby'
+CONF
+pg_ctl -D "$dir/standby" -l "$dir/standby.log" -w start >/dev/null
+wait_for "$port" "SELECT count(*) = 1 FROM pg_stat_replication WHERE application_name = 'demo_standby' AND state = 'streaming'"
+
+step "Some writes on the primary, read back on the standby"
+sql "$port" -c 'CREATE TABLE demo_orders AS SELECT g AS id, now() AS placed_at FROM generate_series(1, 100000) g'
+wait_for "$port" "SELECT replay_lsn >= pg_current_wal_lsn() FROM pg_stat_replication WHERE application_name = 'demo_standby'"
+sql "$standby_port" -c 'SELECT pg_is_in_recovery() AS standby, count(*) AS orders_replicated FROM demo_orders'
+
+step "The maintenance worker on the primary (pgrepl_admin.worker_status)"
+wait_for "$port" "SELECT last_outcome = 'ok' FROM pgrepl_admin.worker_status WHERE task = 'lag_sample'"
+sql "$port" -c 'SELECT task, state, run_interval, last_outcome, runs, failures, worker_pid FROM pgrepl_admin.worker_status'
+
+step "The same worker on the standby: it holds back tasks that write until promotion"
+wait_for "$standby_port" "SELECT worker_pid IS NOT NULL FROM pgrepl_admin.worker_status WHERE task = 'lag_sample'"
+sql "$standby_port" -c 'SELECT task, state, runs_on_standby, worker_pid FROM pgrepl_admin.worker_status'
+
+step "Lag samples the worker took (pgrepl_admin.lag_history)"
+wait_for "$port" "SELECT count(*) >= 2 FROM pgrepl_admin.lag_history WHERE standby_name = 'demo_standby'"
+sql "$port" -c "SELECT sampled_at::time(0), standby_name, state, replay_lag_bytes, replay_lag, slot_name, slot_retained_bytes
+                FROM pgrepl_admin.lag_history ORDER BY sampled_at DESC LIMIT 3"
+
+step "Done"
