@@ -107,7 +107,19 @@ like($err, qr/HINT:  Add pgrepl_admin to shared_preload_libraries/, 'and what to
 is($plain->safe_psql('postgres', 'SELECT count(*) FROM pgrepl_admin.lag_history'), '0',
 	'the rest of the extension works');
 
-$standby->stop;
+# --- the worker exits when the postmaster dies
+my ($postmaster) = split /\n/, slurp_file($standby->data_dir . '/postmaster.pid');
+kill 'KILL', $postmaster;
+my $gone = 0;
+for (1 .. 300)
+{
+	if (!kill(0, $standby_pid)) { $gone = 1; last; }
+	select(undef, undef, undef, 0.1);
+}
+ok($gone, 'the worker exits when the postmaster dies');
+# a postmaster killed this way leaves its pid file: let the framework forget it
+$standby->_update_pid(-1);
+
 $primary->stop;
 $plain->stop;
 done_testing();
