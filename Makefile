@@ -9,6 +9,7 @@ MODULE_big = pgrepl_admin
 OBJS = \
 	pgrepl_admin.o \
 	src/lag_sample.o \
+	src/server_config.o \
 	src/settings.o \
 	src/shmem.o \
 	src/task_registry.o \

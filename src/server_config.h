@@ -1,0 +1,15 @@
+/*-------------------------------------------------------------------------
+ *
+ * server_config.h
+ *	  Changing the server's own settings from C: the one way pgrepl_admin
+ *	  writes postgresql.auto.conf and asks the server to reload.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGREPL_SERVER_CONFIG_H
+#define PGREPL_SERVER_CONFIG_H
+
+extern void pgrepl_alter_system_set(const char *name, const char *value);
+extern void pgrepl_reload_server_config(void);
+
+#endif							/* PGREPL_SERVER_CONFIG_H */
