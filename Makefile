@@ -8,11 +8,18 @@
 MODULE_big = pgrepl_admin
 OBJS = \
 	pgrepl_admin.o \
+	src/cert_crypto.o \
+	src/cert_ops.o \
+	src/cert_renew.o \
+	src/cert_sql.o \
+	src/cert_store.o \
+	src/durable_file.o \
 	src/lag_sample.o \
 	src/server_config.o \
 	src/settings.o \
 	src/shmem.o \
 	src/task_registry.o \
+	src/tls_probe.o \
 	src/worker.o \
 	src/worker_status.o
 

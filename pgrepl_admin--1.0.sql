@@ -92,3 +92,96 @@ COMMENT ON INDEX @extschema@.lag_history_time_idx IS 'Pruning of old samples.';
 
 REVOKE ALL ON @extschema@.lag_history FROM PUBLIC;
 GRANT SELECT ON @extschema@.lag_history TO pg_monitor;
+
+------------------------------------------------------------------------
+-- Certificates: a local CA, the server certificate, client certificates
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.certificates(
+    OUT kind text,
+    OUT path text,
+    OUT subject text,
+    OUT issuer text,
+    OUT serial text,
+    OUT not_before timestamptz,
+    OUT not_after timestamptz,
+    OUT expires_in interval,
+    OUT fingerprint_sha256 text,
+    OUT key_type text,
+    OUT san text[],
+    OUT is_ca boolean,
+    OUT key_matches boolean,
+    OUT served boolean)
+RETURNS SETOF record
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'certificates';
+
+COMMENT ON FUNCTION @extschema@.certificates() IS
+'Every certificate pgrepl_admin manages under $PGDATA/pgrepl_admin, without key material.';
+
+CREATE VIEW @extschema@.certificates AS
+    SELECT * FROM @extschema@.certificates();
+
+COMMENT ON VIEW @extschema@.certificates IS
+'Managed certificates: kind (ca, ca-retiring, server, server-previous), file, subject, issuer, serial, validity, SHA-256 fingerprint, key type, subjectAltName, whether the stored key matches and whether the running server presents it.';
+
+REVOKE ALL ON FUNCTION @extschema@.certificates() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.certificates() TO pg_monitor;
+REVOKE ALL ON @extschema@.certificates FROM PUBLIC;
+GRANT SELECT ON @extschema@.certificates TO pg_monitor;
+
+CREATE FUNCTION @extschema@.ca_init(
+    common_name text DEFAULT 'pgrepl_admin CA',
+    valid_for interval DEFAULT '10 years',
+    key_type text DEFAULT 'ec-p256',
+    replace boolean DEFAULT false)
+RETURNS @extschema@.certificates
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ca_init';
+
+COMMENT ON FUNCTION @extschema@.ca_init(text, interval, text, boolean) IS
+'Creates the certificate authority. With replace => true, a new CA signs from now on while the old one stays trusted until ca_retire().';
+
+CREATE FUNCTION @extschema@.ca_retire(serial text)
+RETURNS boolean
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ca_retire';
+
+COMMENT ON FUNCTION @extschema@.ca_retire(text) IS
+'Stops trusting a replaced CA (by serial, as in the certificates view); false when no retiring CA has that serial.';
+
+CREATE FUNCTION @extschema@.ca_certificate()
+RETURNS text
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ca_certificate';
+
+COMMENT ON FUNCTION @extschema@.ca_certificate() IS
+'The PEM bundle of trusted CA certificates, for a standby''s root.crt (sslrootcert).';
+
+CREATE FUNCTION @extschema@.rotate_server_cert(
+    hostnames text[] DEFAULT NULL,
+    valid_for interval DEFAULT '90 days',
+    key_type text DEFAULT 'ec-p256')
+RETURNS @extschema@.certificates
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'rotate_server_cert';
+
+COMMENT ON FUNCTION @extschema@.rotate_server_cert(text[], interval, text) IS
+'Makes a new server key and certificate signed by the CA, installs them atomically, points the server at them, reloads, and returns once the server presents the new certificate.';
+
+CREATE FUNCTION @extschema@.issue_client_cert(
+    role_name name,
+    valid_for interval DEFAULT '90 days',
+    key_type text DEFAULT 'ec-p256')
+RETURNS TABLE (certificate text, private_key text, ca_certificate text, not_after timestamptz)
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'issue_client_cert';
+
+COMMENT ON FUNCTION @extschema@.issue_client_cert(name, interval, text) IS
+'Issues a client certificate with CN = role_name for cert authentication; the private key is returned once and stored nowhere.';
+
+REVOKE ALL ON FUNCTION @extschema@.ca_init(text, interval, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.ca_retire(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.ca_certificate() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.rotate_server_cert(text[], interval, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.issue_client_cert(name, interval, text) FROM PUBLIC;

@@ -23,6 +23,9 @@
 char	   *pgrepl_database = NULL;
 int			pgrepl_lag_sample_interval = 10;
 int			pgrepl_lag_history_retention = 7 * 24 * 60 * 60;
+bool		pgrepl_cert_auto_renew = true;
+int			pgrepl_cert_renew_before = 30 * 24 * 60 * 60;
+int			pgrepl_cert_check_interval = 60 * 60;
 
 /*
  * pgrepl_define_settings
@@ -58,6 +61,36 @@ pgrepl_define_settings(void)
 							&pgrepl_lag_history_retention,
 							7 * 24 * 60 * 60,
 							60, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pgrepl_admin.cert_auto_renew",
+							 "Whether the maintenance worker renews the managed server certificate.",
+							 "It renews it, with a new key, once less than pgrepl_admin.cert_renew_before "
+							 "of its validity is left.",
+							 &pgrepl_cert_auto_renew,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgrepl_admin.cert_renew_before",
+							"How long before its expiry the managed server certificate is renewed.",
+							NULL,
+							&pgrepl_cert_renew_before,
+							30 * 24 * 60 * 60,
+							60, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgrepl_admin.cert_check_interval",
+							"Interval between two checks of the certificates' expiry by the maintenance worker.",
+							NULL,
+							&pgrepl_cert_check_interval,
+							60 * 60,
+							1, 24 * 60 * 60,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);

@@ -18,6 +18,15 @@ extern int	pgrepl_lag_sample_interval;
 /* pgrepl_admin.lag_history_retention, in seconds */
 extern int	pgrepl_lag_history_retention;
 
+/* pgrepl_admin.cert_auto_renew: the worker renews the server certificate */
+extern bool pgrepl_cert_auto_renew;
+
+/* pgrepl_admin.cert_renew_before, in seconds */
+extern int	pgrepl_cert_renew_before;
+
+/* pgrepl_admin.cert_check_interval, in seconds */
+extern int	pgrepl_cert_check_interval;
+
 extern void pgrepl_define_settings(void);
 
 #endif							/* PGREPL_SETTINGS_H */

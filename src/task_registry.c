@@ -11,12 +11,14 @@
  */
 #include "postgres.h"
 
+#include "cert_renew.h"
 #include "lag_sample.h"
 #include "shmem.h"
 #include "task.h"
 
 const MaintenanceTask *const pgrepl_tasks[] = {
 	&lag_sample_task,
+	&cert_renew_task,
 };
 
 const int	pgrepl_task_count = lengthof(pgrepl_tasks);

@@ -1,0 +1,408 @@
+/*-------------------------------------------------------------------------
+ *
+ * cert_ops.c
+ *	  What the certificate functions and the renewal task do, above the
+ *	  file store and the crypto layer: checking arguments, making the CA,
+ *	  and rotating the server certificate until the running server
+ *	  presents it.
+ *
+ * A rotation takes effect at once, like ALTER SYSTEM, whatever becomes of
+ * the calling transaction: the new pair is installed atomically, the
+ * server is pointed at the managed files the first time, reloaded, and
+ * asked over TLS which certificate it presents.  Existing connections keep
+ * the certificate they were opened with; new ones get the new one.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <unistd.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/postmaster.h"
+#include "storage/latch.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "cert_ops.h"
+#include "server_config.h"
+#include "tls_probe.h"
+
+#define MAX_VALIDITY_SECONDS ((int64) 100 * 365 * SECS_PER_DAY)
+#define SERVED_WAIT_MS (30 * 1000)
+#define SERVED_POLL_MS 50
+#define MAX_HOSTNAME_LEN 253
+#define MAX_LABEL_LEN 63
+
+/*
+ * cert_validity_seconds
+ *		A validity interval as seconds (a year is 365.25 days and a month
+ *		30, as in EXTRACT(epoch)); it must be positive and at most 100
+ *		years.
+ */
+int64
+cert_validity_seconds(const Interval *valid_for, const char *argname)
+{
+	double		secs;
+
+	secs = (double) (valid_for->month / MONTHS_PER_YEAR) * DAYS_PER_YEAR * SECS_PER_DAY +
+		(double) (valid_for->month % MONTHS_PER_YEAR) * DAYS_PER_MONTH * SECS_PER_DAY +
+		(double) valid_for->day * SECS_PER_DAY +
+		(double) valid_for->time / USECS_PER_SEC;
+
+	if (secs < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a positive interval", argname)));
+	if (secs > MAX_VALIDITY_SECONDS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not exceed 100 years", argname)));
+	return (int64) secs;
+}
+
+/*
+ * cert_key_type_arg
+ *		A key_type argument, or an error listing the accepted ones.
+ */
+CertKeyType
+cert_key_type_arg(const char *name)
+{
+	CertKeyType type;
+
+	if (!cert_key_type_parse(name, &type))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown key type \"%s\"", name),
+				 errhint("Use one of: %s.", cert_key_type_names())));
+	return type;
+}
+
+/*
+ * cert_check_hostname
+ *		A subjectAltName entry must be an IP address or a DNS name made of
+ *		labels of letters, digits and inner hyphens.
+ */
+void
+cert_check_hostname(const char *name)
+{
+	size_t		len = strlen(name);
+	size_t		label = 0;
+
+	if (cert_is_ip_address(name))
+		return;
+	if (len == 0 || len > MAX_HOSTNAME_LEN)
+		goto bad;
+	for (size_t i = 0; i <= len; i++)
+	{
+		char		c = name[i];
+
+		if (c == '.' || c == '\0')
+		{
+			if (label == 0 || name[i - 1] == '-')
+				goto bad;
+			label = 0;
+		}
+		else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				 (c >= '0' && c <= '9') || (c == '-' && label > 0))
+		{
+			if (++label > MAX_LABEL_LEN)
+				goto bad;
+		}
+		else
+			goto bad;
+	}
+	return;
+
+bad:
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("\"%s\" is neither a valid DNS name nor an IP address", name),
+			 errdetail("A DNS name is made of dot-separated labels of letters, digits and inner hyphens, at most %d characters in all.",
+					   MAX_HOSTNAME_LEN)));
+}
+
+static List *
+add_unique(List *names, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+	{
+		if (pg_strcasecmp(lfirst(lc), name) == 0)
+			return names;
+	}
+	return lappend(names, pstrdup(name));
+}
+
+/*
+ * cert_default_hostnames
+ *		The names a server certificate covers when none are given: the
+ *		machine's host name, localhost, and the addresses in
+ *		listen_addresses (every local interface address for "*").
+ */
+List *
+cert_default_hostnames(void)
+{
+	List	   *names = NIL;
+	char		host[256];
+	char	   *raw = pstrdup(ListenAddresses ? ListenAddresses : "");
+	List	   *listen = NIL;
+	ListCell   *lc;
+
+	if (gethostname(host, sizeof(host)) == 0)
+	{
+		host[sizeof(host) - 1] = '\0';
+		names = add_unique(names, host);
+	}
+	names = add_unique(names, "localhost");
+
+	(void) SplitGUCList(raw, ',', &listen);
+	foreach(lc, listen)
+	{
+		const char *entry = lfirst(lc);
+
+		if (strcmp(entry, "*") == 0 || strcmp(entry, "0.0.0.0") == 0 || strcmp(entry, "::") == 0)
+		{
+			struct ifaddrs *ifs;
+
+			if (getifaddrs(&ifs) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_SYSTEM_ERROR),
+						 errmsg("could not list the network interfaces: %m")));
+			for (struct ifaddrs *ifa = ifs; ifa != NULL; ifa = ifa->ifa_next)
+			{
+				char		text[NI_MAXHOST];
+				int			family = ifa->ifa_addr ? ifa->ifa_addr->sa_family : AF_UNSPEC;
+
+				if ((family == AF_INET || family == AF_INET6) &&
+					getnameinfo(ifa->ifa_addr,
+								family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6),
+								text, sizeof(text), NULL, 0, NI_NUMERICHOST) == 0 &&
+					cert_is_ip_address(text))	/* drops "fe80::1%eth0" */
+					names = add_unique(names, text);
+			}
+			freeifaddrs(ifs);
+		}
+		else if (pg_strcasecmp(entry, "localhost") == 0)
+		{
+			names = add_unique(names, "127.0.0.1");
+			names = add_unique(names, "::1");
+		}
+		else
+			names = add_unique(names, entry);
+	}
+	return names;
+}
+
+/*
+ * cert_check_within_ca
+ *		A certificate valid for valid_seconds from now must not outlive the
+ *		CA that signs it.
+ */
+void
+cert_check_within_ca(int64 valid_seconds, const char *ca_pem)
+{
+	CertInfo	ca;
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), valid_seconds * 1000);
+
+	if (!cert_read_pem(ca_pem, &ca))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("managed file \"%s\" holds no certificate", CERT_STORE_CA)));
+	if (until > ca.not_after)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("valid_for reaches past the expiry of the CA"),
+				 errdetail("The CA expires at %s.", timestamptz_to_str(ca.not_after)),
+				 errhint("Give a shorter valid_for, or replace the CA with pgrepl_admin.ca_init(replace => true).")));
+}
+
+/*
+ * cert_create_ca
+ *		Make a new CA and install it as the current one (the one it
+ *		replaces, if any, stays trusted until retired).  The caller holds
+ *		the store lock.
+ */
+CertEntry *
+cert_create_ca(const char *common_name, int64 valid_seconds, CertKeyType key_type)
+{
+	CertRequest req = {0};
+	char	   *cert_pem;
+	char	   *key_pem;
+	char	   *pem;
+
+	req.profile = CERT_PROFILE_CA;
+	req.key_type = key_type;
+	req.common_name = common_name;
+	req.valid_seconds = valid_seconds;
+	cert_issue(&req, &cert_pem, &key_pem);
+
+	pem = psprintf("%s%s", cert_pem, key_pem);
+	cert_store_install_ca(pem);
+	explicit_bzero(key_pem, strlen(key_pem));
+	explicit_bzero(pem, strlen(pem));
+
+	return cert_store_entry(cert_store_entries(), CERT_KIND_CA);
+}
+
+/*
+ * cert_ca_pem
+ *		The current CA's certificate and key.  When there is none: with
+ *		create, a CA with the defaults is made first; otherwise an error
+ *		says how to make one.  The caller holds the store lock.
+ */
+char *
+cert_ca_pem(bool create)
+{
+	char	   *pem = cert_store_read(CERT_STORE_CA);
+
+	if (pem != NULL)
+		return pem;
+	if (!create)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pgrepl_admin has no certificate authority yet"),
+				 errhint("Create one with pgrepl_admin.ca_init(), or let pgrepl_admin.rotate_server_cert() create it.")));
+	(void) cert_create_ca(CERT_DEFAULT_CA_NAME, CERT_DEFAULT_CA_SECONDS, CERT_KEY_EC_P256);
+	return cert_store_read(CERT_STORE_CA);
+}
+
+static bool
+setting_is(const char *name, const char *want)
+{
+	const char *value = GetConfigOption(name, false, true);
+
+	return value != NULL && strcmp(value, want) == 0;
+}
+
+/*
+ * cert_ssl_files_managed
+ *		Whether the server's SSL settings point at the managed files.
+ */
+bool
+cert_ssl_files_managed(void)
+{
+	return setting_is("ssl_cert_file", CERT_STORE_SERVER) &&
+		setting_is("ssl_key_file", CERT_STORE_SERVER) &&
+		setting_is("ssl_ca_file", CERT_STORE_BUNDLE);
+}
+
+/* Reload so that a changed CA bundle takes effect, when the server uses it. */
+void
+cert_reload_if_managed(void)
+{
+	if (setting_is("ssl_ca_file", CERT_STORE_BUNDLE))
+		pgrepl_reload_server_config();
+}
+
+/*
+ * point_server_at_managed_files
+ *		The first time: ssl_cert_file, ssl_key_file and ssl_ca_file to the
+ *		managed files and ssl on, through ALTER SYSTEM.
+ */
+static void
+point_server_at_managed_files(void)
+{
+	if (!setting_is("ssl_cert_file", CERT_STORE_SERVER))
+		pgrepl_alter_system_set("ssl_cert_file", CERT_STORE_SERVER);
+	if (!setting_is("ssl_key_file", CERT_STORE_SERVER))
+		pgrepl_alter_system_set("ssl_key_file", CERT_STORE_SERVER);
+	if (!setting_is("ssl_ca_file", CERT_STORE_BUNDLE))
+		pgrepl_alter_system_set("ssl_ca_file", CERT_STORE_BUNDLE);
+	if (!setting_is("ssl", "on"))
+		pgrepl_alter_system_set("ssl", "on");
+}
+
+/*
+ * wait_until_served
+ *		Return once a new TLS connection to the server is given the
+ *		certificate with this fingerprint; an error after SERVED_WAIT_MS.
+ */
+static void
+wait_until_served(const char *fingerprint)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SERVED_WAIT_MS);
+
+	for (;;)
+	{
+		char	   *served;
+		char	   *detail;
+		TlsProbeResult result = tls_probe_served_certificate(&served, &detail);
+
+		if (result == TLS_PROBE_NOT_LISTENING)
+		{
+			ereport(NOTICE,
+					(errmsg("cannot check that the server presents the new certificate"),
+					 errdetail("listen_addresses is empty, and TLS is not available over Unix-domain sockets.")));
+			return;
+		}
+		if (result == TLS_PROBE_OK && strcmp(served, fingerprint) == 0)
+			return;
+		if (GetCurrentTimestamp() >= deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the server does not present the new certificate"),
+					 result == TLS_PROBE_OK ?
+					 errdetail("The new certificate is installed in \"%s\", but after %d seconds the server still presents the certificate with SHA-256 fingerprint %s.",
+							   CERT_STORE_SERVER, SERVED_WAIT_MS / 1000, served) :
+					 errdetail("The new certificate is installed in \"%s\", but a TLS connection to the server failed: %s.",
+							   CERT_STORE_SERVER, detail),
+					 errhint("Look in the server log for \"SSL configuration was not reloaded\" and its reason.")));
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 SERVED_POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * cert_rotate_server
+ *		A new key and server certificate for hostnames, signed by the CA
+ *		(made first if there is none), installed atomically; the server is
+ *		pointed at it, reloaded, and checked to present it.  Returns the new
+ *		certificate's entry.  Arguments are checked by the caller.
+ */
+CertEntry *
+cert_rotate_server(List *hostnames, int64 valid_seconds, CertKeyType key_type)
+{
+	CertRequest req = {0};
+	char	   *ca_pem;
+	char	   *cert_pem;
+	char	   *key_pem;
+	char	   *pem;
+	CertEntry  *entry;
+
+	cert_store_lock();
+	ca_pem = cert_ca_pem(true);
+	cert_check_within_ca(valid_seconds, ca_pem);
+
+	req.profile = CERT_PROFILE_SERVER;
+	req.key_type = key_type;
+	req.common_name = linitial(hostnames);
+	req.hostnames = hostnames;
+	req.valid_seconds = valid_seconds;
+	req.issuer_pem = ca_pem;
+	cert_issue(&req, &cert_pem, &key_pem);
+
+	pem = psprintf("%s%s", cert_pem, key_pem);
+	cert_store_install_server(pem);
+	explicit_bzero(key_pem, strlen(key_pem));
+	explicit_bzero(pem, strlen(pem));
+	explicit_bzero(ca_pem, strlen(ca_pem));
+
+	cert_store_sync_bundle();
+	(void) cert_store_prune_previous();
+
+	point_server_at_managed_files();
+	pgrepl_reload_server_config();
+
+	entry = cert_store_entry(cert_store_entries(), CERT_KIND_SERVER);
+	wait_until_served(entry->info.fingerprint_sha256);
+	return entry;
+}

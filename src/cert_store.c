@@ -1,0 +1,324 @@
+/*-------------------------------------------------------------------------
+ *
+ * cert_store.c
+ *	  The files pgrepl_admin manages under $PGDATA/pgrepl_admin/ (0700):
+ *
+ *	  ca.pem                       the CA's certificate and key
+ *	  ca-retiring-<serial>.crt     CAs replaced but still trusted
+ *	  ca-bundle.crt                current + retiring CA certificates:
+ *	                               ssl_ca_file, and the standbys' root.crt
+ *	  server.pem                   the server's certificate and key:
+ *	                               ssl_cert_file and ssl_key_file
+ *	  server-previous-<serial>.pem earlier server pairs, until they expire
+ *
+ * A certificate and its key share one file, so that one durable rename
+ * switches both: no crash can leave a key that does not match its
+ * certificate.  Every file is 0600 and written through durable_file.c.
+ * The steps of each change are ordered so that a crash between any two
+ * leaves a consistent store; cert_store_sync_bundle() rebuilds the one
+ * derived file.  Changes are serialised by a transaction-level advisory
+ * lock (cert_store_lock), cluster-wide since the files are.
+ *
+ * Living inside the data directory, the files travel with a base backup
+ * or an rsync of it, so a standby made from the primary has them too.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/stringinfo.h"
+#include "storage/fd.h"
+#include "storage/lock.h"
+#include "utils/timestamp.h"
+
+#include "cert_store.h"
+#include "durable_file.h"
+
+#define RETIRING_PREFIX "ca-retiring-"
+#define RETIRING_SUFFIX ".crt"
+#define PREVIOUS_PREFIX "server-previous-"
+#define PREVIOUS_SUFFIX ".pem"
+#define STORE_FILE_MODE 0600
+
+/* advisory lock key: "pgra" and 1 for the certificate store */
+#define CERT_STORE_LOCK_KEY1 0x70677261
+#define CERT_STORE_LOCK_KEY2 1
+
+const char *
+cert_kind_name(CertKind kind)
+{
+	switch (kind)
+	{
+		case CERT_KIND_CA:
+			return "ca";
+		case CERT_KIND_CA_RETIRING:
+			return "ca-retiring";
+		case CERT_KIND_SERVER:
+			return "server";
+		case CERT_KIND_SERVER_PREVIOUS:
+			return "server-previous";
+	}
+	return "unknown";
+}
+
+/*
+ * cert_store_lock
+ *		Serialise changes to the store until the end of the transaction.
+ */
+void
+cert_store_lock(void)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, InvalidOid, CERT_STORE_LOCK_KEY1, CERT_STORE_LOCK_KEY2, 2);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/* The file's content, or NULL when it does not exist. */
+char *
+cert_store_read(const char *path)
+{
+	return durable_file_read(path, NULL, true);
+}
+
+static void
+store_write(const char *path, const char *data)
+{
+	durable_file_make_dir(CERT_STORE_DIR);
+	durable_file_write(path, data, strlen(data), STORE_FILE_MODE);
+}
+
+/* Whether name is prefix + something + suffix. */
+static bool
+name_matches(const char *name, const char *prefix, const char *suffix)
+{
+	size_t		n = strlen(name);
+	size_t		p = strlen(prefix);
+	size_t		s = strlen(suffix);
+
+	return n > p + s && strncmp(name, prefix, p) == 0 && strcmp(name + n - s, suffix) == 0;
+}
+
+static CertEntry *
+read_entry(CertKind kind, const char *path)
+{
+	char	   *pem = cert_store_read(path);
+	CertEntry  *entry;
+
+	if (pem == NULL)
+		return NULL;
+	entry = palloc0(sizeof(CertEntry));
+	entry->kind = kind;
+	entry->path = pstrdup(path);
+	if (!cert_read_pem(pem, &entry->info))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("managed file \"%s\" holds no certificate", path)));
+	explicit_bzero(pem, strlen(pem));
+	return entry;
+}
+
+static int
+entry_order(const ListCell *a, const ListCell *b)
+{
+	CertEntry  *ea = lfirst(a);
+	CertEntry  *eb = lfirst(b);
+
+	if (ea->kind != eb->kind)
+		return (int) ea->kind - (int) eb->kind;
+	/* newest first within a kind */
+	if (ea->info.not_after != eb->info.not_after)
+		return ea->info.not_after > eb->info.not_after ? -1 : 1;
+	return strcmp(ea->path, eb->path);
+}
+
+/*
+ * cert_store_entries
+ *		Every managed certificate, CA first, then retiring CAs, the server
+ *		certificate and previous ones; newest first within each kind.
+ */
+List *
+cert_store_entries(void)
+{
+	List	   *entries = NIL;
+	CertEntry  *entry;
+	DIR		   *dir;
+	struct dirent *de;
+
+	if ((entry = read_entry(CERT_KIND_CA, CERT_STORE_CA)) != NULL)
+		entries = lappend(entries, entry);
+	if ((entry = read_entry(CERT_KIND_SERVER, CERT_STORE_SERVER)) != NULL)
+		entries = lappend(entries, entry);
+
+	dir = AllocateDir(CERT_STORE_DIR);
+	if (dir == NULL && errno == ENOENT)
+		return entries;
+	while ((de = ReadDir(dir, CERT_STORE_DIR)) != NULL)
+	{
+		CertKind	kind;
+		char	   *path;
+
+		if (name_matches(de->d_name, RETIRING_PREFIX, RETIRING_SUFFIX))
+			kind = CERT_KIND_CA_RETIRING;
+		else if (name_matches(de->d_name, PREVIOUS_PREFIX, PREVIOUS_SUFFIX))
+			kind = CERT_KIND_SERVER_PREVIOUS;
+		else
+			continue;
+		path = psprintf("%s/%s", CERT_STORE_DIR, de->d_name);
+		if ((entry = read_entry(kind, path)) != NULL)
+			entries = lappend(entries, entry);
+	}
+	FreeDir(dir);
+
+	list_sort(entries, entry_order);
+	return entries;
+}
+
+/* The first entry of a kind, or NULL. */
+CertEntry *
+cert_store_entry(List *entries, CertKind kind)
+{
+	ListCell   *lc;
+
+	foreach(lc, entries)
+	{
+		CertEntry  *entry = lfirst(lc);
+
+		if (entry->kind == kind)
+			return entry;
+	}
+	return NULL;
+}
+
+/*
+ * cert_store_bundle
+ *		The trusted CA certificates, current first, as one PEM text; NULL
+ *		when there is no CA.
+ */
+char *
+cert_store_bundle(void)
+{
+	List	   *entries = cert_store_entries();
+	CertEntry  *ca = cert_store_entry(entries, CERT_KIND_CA);
+	StringInfoData buf;
+	ListCell   *lc;
+
+	if (ca == NULL)
+		return NULL;
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, ca->info.cert_pem);
+	foreach(lc, entries)
+	{
+		CertEntry  *entry = lfirst(lc);
+
+		if (entry->kind == CERT_KIND_CA_RETIRING &&
+			strcmp(entry->info.serial, ca->info.serial) != 0)
+			appendStringInfoString(&buf, entry->info.cert_pem);
+	}
+	return buf.data;
+}
+
+/*
+ * cert_store_sync_bundle
+ *		Rewrite ca-bundle.crt if it differs from what the store says it
+ *		should hold (after a change, or a crash in the middle of one).
+ */
+void
+cert_store_sync_bundle(void)
+{
+	char	   *want = cert_store_bundle();
+	char	   *have = cert_store_read(CERT_STORE_BUNDLE);
+
+	if (want == NULL)
+		return;
+	if (have == NULL || strcmp(have, want) != 0)
+		store_write(CERT_STORE_BUNDLE, want);
+}
+
+/*
+ * cert_store_install_ca
+ *		Make the CA in pem (certificate and key) the current one.  A CA it
+ *		replaces stays trusted, as a retiring CA, until it is retired.
+ */
+void
+cert_store_install_ca(const char *pem)
+{
+	CertEntry  *old = read_entry(CERT_KIND_CA, CERT_STORE_CA);
+
+	if (old != NULL)
+		store_write(psprintf("%s/%s%s%s", CERT_STORE_DIR, RETIRING_PREFIX,
+							 old->info.serial, RETIRING_SUFFIX),
+					old->info.cert_pem);
+	store_write(CERT_STORE_CA, pem);
+	cert_store_sync_bundle();
+}
+
+/*
+ * cert_store_retire_ca
+ *		Stop trusting the retiring CA with this serial (upper-case hex).
+ *		False when there is none.
+ */
+bool
+cert_store_retire_ca(const char *serial)
+{
+	char	   *path = psprintf("%s/%s%s%s", CERT_STORE_DIR, RETIRING_PREFIX, serial,
+								RETIRING_SUFFIX);
+
+	if (access(path, F_OK) != 0)
+		return false;
+	durable_file_remove(path);
+	cert_store_sync_bundle();
+	return true;
+}
+
+/*
+ * cert_store_install_server
+ *		Make pem (certificate and key) the server's pair.  The pair it
+ *		replaces is kept as server-previous until it expires.
+ */
+void
+cert_store_install_server(const char *pem)
+{
+	char	   *old = cert_store_read(CERT_STORE_SERVER);
+
+	if (old != NULL)
+	{
+		CertInfo	info;
+
+		if (cert_read_pem(old, &info))
+			store_write(psprintf("%s/%s%s%s", CERT_STORE_DIR, PREVIOUS_PREFIX,
+								 info.serial, PREVIOUS_SUFFIX),
+						old);
+		explicit_bzero(old, strlen(old));
+	}
+	store_write(CERT_STORE_SERVER, pem);
+}
+
+/*
+ * cert_store_prune_previous
+ *		Remove previous server pairs that have expired; returns how many.
+ */
+int
+cert_store_prune_previous(void)
+{
+	List	   *entries = cert_store_entries();
+	TimestampTz now = GetCurrentTimestamp();
+	ListCell   *lc;
+	int			removed = 0;
+
+	foreach(lc, entries)
+	{
+		CertEntry  *entry = lfirst(lc);
+
+		if (entry->kind == CERT_KIND_SERVER_PREVIOUS && entry->info.not_after < now)
+		{
+			durable_file_remove(entry->path);
+			removed++;
+		}
+	}
+	return removed;
+}

@@ -1,0 +1,46 @@
+/*-------------------------------------------------------------------------
+ *
+ * cert_store.h
+ *	  The managed certificate files under $PGDATA/pgrepl_admin/.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGREPL_CERT_STORE_H
+#define PGREPL_CERT_STORE_H
+
+#include "cert_crypto.h"
+
+/* paths relative to the data directory, as the ssl_*_file settings hold them */
+#define CERT_STORE_DIR "pgrepl_admin"
+#define CERT_STORE_CA CERT_STORE_DIR "/ca.pem"
+#define CERT_STORE_BUNDLE CERT_STORE_DIR "/ca-bundle.crt"
+#define CERT_STORE_SERVER CERT_STORE_DIR "/server.pem"
+
+typedef enum CertKind
+{
+	CERT_KIND_CA,
+	CERT_KIND_CA_RETIRING,
+	CERT_KIND_SERVER,
+	CERT_KIND_SERVER_PREVIOUS
+} CertKind;
+
+typedef struct CertEntry
+{
+	CertKind	kind;
+	char	   *path;			/* relative to the data directory */
+	CertInfo	info;
+} CertEntry;
+
+extern const char *cert_kind_name(CertKind kind);
+extern void cert_store_lock(void);
+extern char *cert_store_read(const char *path);
+extern List *cert_store_entries(void);
+extern CertEntry *cert_store_entry(List *entries, CertKind kind);
+extern char *cert_store_bundle(void);
+extern void cert_store_install_ca(const char *pem);
+extern bool cert_store_retire_ca(const char *serial);
+extern void cert_store_install_server(const char *pem);
+extern void cert_store_sync_bundle(void);
+extern int	cert_store_prune_previous(void);
+
+#endif							/* PGREPL_CERT_STORE_H */

@@ -1,0 +1,183 @@
+/*-------------------------------------------------------------------------
+ *
+ * durable_file.c
+ *	  Atomic, durable file writes: a crash at any moment leaves either the
+ *	  old file or the new one, whole.
+ *
+ * A write goes to "<path>.tmp" in the same directory, created with the
+ * final mode (so a key is never readable by others, not even briefly), is
+ * checked and fsync'd, then durable_rename() puts it in place and fsyncs
+ * the directory.  A temporary file left by a crash is simply replaced by
+ * the next write.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/file_perm.h"
+#include "storage/fd.h"
+
+#include "durable_file.h"
+
+/*
+ * durable_file_make_dir
+ *		Create a directory with the data directory's mode if it does not
+ *		exist, and make its creation durable.
+ */
+void
+durable_file_make_dir(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0)
+	{
+		if (!S_ISDIR(st.st_mode))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("\"%s\" exists but is not a directory", path)));
+		return;
+	}
+	if (MakePGDirectory(path) != 0 && errno != EEXIST)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create directory \"%s\": %m", path)));
+	fsync_fname(path, true);
+	{
+		char	   *parent = pstrdup(path);
+		char	   *slash = strrchr(parent, '/');
+
+		if (slash != NULL)
+		{
+			*slash = '\0';
+			fsync_fname(parent, true);
+		}
+		pfree(parent);
+	}
+}
+
+/*
+ * durable_file_write
+ *		Replace path with len bytes of data, atomically and durably.  The
+ *		file has the given mode from its creation on.
+ */
+void
+durable_file_write(const char *path, const char *data, size_t len, mode_t mode)
+{
+	char		tmp[MAXPGPATH];
+	int			fd;
+	size_t		done = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (unlink(tmp) != 0 && errno != ENOENT)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not remove file \"%s\": %m", tmp)));
+
+	fd = OpenTransientFilePerm(tmp, O_WRONLY | O_CREAT | O_EXCL | PG_BINARY, mode);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create file \"%s\": %m", tmp)));
+
+	while (done < len)
+	{
+		ssize_t		n = write(fd, data + done, len - done);
+
+		if (n <= 0)
+		{
+			int			save_errno = errno;
+
+			CloseTransientFile(fd);
+			unlink(tmp);
+			errno = (n == 0) ? ENOSPC : save_errno;
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not write file \"%s\": %m", tmp)));
+		}
+		done += n;
+	}
+	if (pg_fsync(fd) != 0)
+	{
+		int			save_errno = errno;
+
+		CloseTransientFile(fd);
+		unlink(tmp);
+		errno = save_errno;
+		ereport(data_sync_elevel(ERROR),
+				(errcode_for_file_access(),
+				 errmsg("could not fsync file \"%s\": %m", tmp)));
+	}
+	if (CloseTransientFile(fd) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not close file \"%s\": %m", tmp)));
+
+	(void) durable_rename(tmp, path, ERROR);
+}
+
+/*
+ * durable_file_read
+ *		The whole content of path, NUL-terminated, in the current memory
+ *		context; NULL when the file does not exist and missing_ok.
+ */
+char *
+durable_file_read(const char *path, size_t *len, bool missing_ok)
+{
+	int			fd;
+	struct stat st;
+	char	   *buf;
+	size_t		done = 0;
+
+	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	if (fd < 0)
+	{
+		if (errno == ENOENT && missing_ok)
+			return NULL;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\": %m", path)));
+	}
+	if (fstat(fd, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", path)));
+	if (st.st_size > 10 * 1024 * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("file \"%s\" is too large", path)));
+
+	buf = palloc(st.st_size + 1);
+	while (done < (size_t) st.st_size)
+	{
+		ssize_t		n = read(fd, buf + done, st.st_size - done);
+
+		if (n < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read file \"%s\": %m", path)));
+		if (n == 0)
+			break;
+		done += n;
+	}
+	CloseTransientFile(fd);
+	buf[done] = '\0';
+	if (len)
+		*len = done;
+	return buf;
+}
+
+/*
+ * durable_file_remove
+ *		Remove path (if it exists) and make the removal durable.
+ */
+void
+durable_file_remove(const char *path)
+{
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+		return;
+	(void) durable_unlink(path, ERROR);
+}

@@ -1,0 +1,16 @@
+/*-------------------------------------------------------------------------
+ *
+ * durable_file.h
+ *	  The one way pgrepl_admin writes, reads and removes its files.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGREPL_DURABLE_FILE_H
+#define PGREPL_DURABLE_FILE_H
+
+extern void durable_file_make_dir(const char *path);
+extern void durable_file_write(const char *path, const char *data, size_t len, mode_t mode);
+extern char *durable_file_read(const char *path, size_t *len, bool missing_ok);
+extern void durable_file_remove(const char *path);
+
+#endif							/* PGREPL_DURABLE_FILE_H */
