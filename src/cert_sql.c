@@ -270,7 +270,8 @@ ca_retire(PG_FUNCTION_ARGS)
 			server != NULL && cert_signed_by(server->info.cert_pem, entry->info.cert_pem))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_IN_USE),
-					 errmsg("certificate authority %s still signs the server certificate", serial),
+					 errmsg("the retiring certificate authority still signs the server certificate"),
+					 errdetail("The server certificate in use was signed by the CA with serial %s.", serial),
 					 errhint("Run pgrepl_admin.rotate_server_cert() first, so that the current CA signs it.")));
 	}
 
