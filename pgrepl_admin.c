@@ -6,7 +6,8 @@
  *	  lives in its own file under src/.
  *
  * Loaded through shared_preload_libraries, the module gets its shared
- * memory and its worker.  Loaded on demand (CREATE EXTENSION without
+ * memory and its worker, and the managed key files get their 0600 mode
+ * back if a copy of the data directory loosened it.  Loaded on demand (CREATE EXTENSION without
  * preloading), it has neither: functions that need them fail with a hint
  * (see pgrepl_require_preload), and the rest works.
  *
@@ -18,6 +19,7 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 
+#include "cert_store.h"
 #include "compat.h"
 #include "settings.h"
 #include "shmem.h"
@@ -60,4 +62,7 @@ _PG_init(void)
 	shmem_startup_hook = pgrepl_shmem_startup_hook;
 
 	pgrepl_register_maintenance_worker();
+
+	/* before the postmaster loads the SSL files, which it wants 0600 */
+	cert_store_secure_modes();
 }

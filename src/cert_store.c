@@ -322,3 +322,49 @@ cert_store_prune_previous(void)
 	}
 	return removed;
 }
+
+/*
+ * cert_store_secure_modes
+ *		Give the managed directory mode 0700 and its files 0600 again when a
+ *		copy made them readable by others (cp, or rsync without -p, when a
+ *		standby is cloned).  The server refuses to start with a key file
+ *		that others can read, so this runs in the postmaster while the
+ *		library is preloaded, before the server loads its SSL files.
+ *		Problems are reported as WARNINGs: the server starts regardless.
+ */
+void
+cert_store_secure_modes(void)
+{
+	DIR		   *dir;
+	struct dirent *de;
+	struct stat st;
+
+	if (stat(CERT_STORE_DIR, &st) != 0 || !S_ISDIR(st.st_mode))
+		return;
+	if ((st.st_mode & 077) != 0 && chmod(CERT_STORE_DIR, 0700) != 0)
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("could not change the mode of \"%s\": %m", CERT_STORE_DIR)));
+
+	dir = opendir(CERT_STORE_DIR);
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL)
+	{
+		char		path[MAXPGPATH];
+
+		snprintf(path, sizeof(path), "%s/%s", CERT_STORE_DIR, de->d_name);
+		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) == 0)
+			continue;
+		if (chmod(path, STORE_FILE_MODE) != 0)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not change the mode of \"%s\": %m", path)));
+		else
+			ereport(LOG,
+					(errmsg("pgrepl_admin made \"%s\" readable by its owner only", path),
+					 errdetail("It had mode %04o, probably from a copy of the data directory.",
+							   (unsigned int) (st.st_mode & 07777))));
+	}
+	closedir(dir);
+}

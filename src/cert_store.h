@@ -42,5 +42,6 @@ extern bool cert_store_retire_ca(const char *serial);
 extern void cert_store_install_server(const char *pem);
 extern void cert_store_sync_bundle(void);
 extern int	cert_store_prune_previous(void);
+extern void cert_store_secure_modes(void);
 
 #endif							/* PGREPL_CERT_STORE_H */

@@ -13,7 +13,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(new_primary new_standby task_status wait_for_task);
+our @EXPORT = qw(new_primary new_standby task_status wait_for_task
+  write_private_file tls_connstr set_hba);
 
 # new_primary($name, %opts): a started primary that allows streaming, with
 # pgrepl_admin in shared_preload_libraries.  Options:
@@ -67,6 +68,41 @@ sub wait_for_task
 	ok($ok, $node->name . ": task $task reaches $condition")
 	  or diag(task_status($node, $task, '*'));
 	return $ok;
+}
+
+# write_private_file($path, $content): a file only its owner may read, as
+# libpq wants for client keys.
+sub write_private_file
+{
+	my ($path, $content) = @_;
+	open(my $fh, '>', $path) or die "could not write $path: $!";
+	print $fh $content;
+	close($fh);
+	chmod(0600, $path) or die "could not chmod $path: $!";
+	return $path;
+}
+
+# tls_connstr($node, $rootcert, %extra): a libpq connection string to the
+# node over TCP on 127.0.0.1 with sslmode=verify-full against $rootcert.
+sub tls_connstr
+{
+	my ($node, $rootcert, %extra) = @_;
+	my $connstr = 'host=127.0.0.1 port=' . $node->port
+	  . " dbname=postgres sslmode=verify-full sslrootcert=$rootcert";
+	$connstr .= " $_=$extra{$_}" for sort keys %extra;
+	return $connstr;
+}
+
+# set_hba($node, @lines): replace pg_hba.conf with local trust lines for the
+# test framework followed by @lines, and reload.
+sub set_hba
+{
+	my ($node, @lines) = @_;
+	open(my $fh, '>', $node->data_dir . '/pg_hba.conf') or die $!;
+	print $fh join("\n", 'local all all trust', 'local replication all trust', @lines), "\n";
+	close($fh);
+	$node->reload;
+	return;
 }
 
 1;
