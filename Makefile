@@ -9,6 +9,7 @@ MODULE_big = pgrepl_admin
 OBJS = \
 	pgrepl_admin.o \
 	src/lag_sample.o \
+	src/prepare_primary.o \
 	src/server_config.o \
 	src/settings.o \
 	src/shmem.o \
@@ -23,7 +24,7 @@ PGFILEDESC = "pgrepl_admin - administer streaming replication from SQL"
 PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK += -lssl -lcrypto
 
-REGRESS = setup worker_status settings
+REGRESS = setup worker_status settings prepare_primary
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/regress.conf
 
 TAP_TESTS = 1
