@@ -103,6 +103,7 @@ server_value(const char *name)
 	return pstrdup(GetConfigOptionResetString(name));
 }
 
+/* The server-wide value of an integer setting, in its base unit. */
 static int
 server_int(const char *name)
 {
