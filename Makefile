@@ -15,6 +15,7 @@ OBJS = \
 	src/cert_store.o \
 	src/durable_file.o \
 	src/lag_sample.o \
+	src/prepare_primary.o \
 	src/server_config.o \
 	src/settings.o \
 	src/shmem.o \
@@ -30,7 +31,7 @@ PGFILEDESC = "pgrepl_admin - administer streaming replication from SQL"
 PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK += -lssl -lcrypto
 
-REGRESS = setup worker_status settings certificates
+REGRESS = setup worker_status settings prepare_primary certificates
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/regress.conf
 
 TAP_TESTS = 1

@@ -185,3 +185,26 @@ REVOKE ALL ON FUNCTION @extschema@.ca_retire(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.ca_certificate() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.rotate_server_cert(text[], interval, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.issue_client_cert(name, interval, text) FROM PUBLIC;
+
+------------------------------------------------------------------------
+-- Preparing the primary's settings for the standbys it will serve
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.prepare_primary(
+    max_standbys integer DEFAULT 4,
+    listen_addresses text DEFAULT NULL,
+    apply boolean DEFAULT false)
+RETURNS TABLE (
+    setting text,
+    current_value text,
+    recommended_value text,
+    needs_restart boolean,
+    applied boolean,
+    reason text)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'prepare_primary';
+
+COMMENT ON FUNCTION @extschema@.prepare_primary(integer, text, boolean) IS
+'One row per setting a primary needs for max_standbys streaming standbys: the running value, the recommended one (never lower than what the administrator set), whether it needs a restart, and why. A dry run unless apply is true, which writes the changes with ALTER SYSTEM and reloads. A NULL listen_addresses leaves that setting alone.';
+
+REVOKE ALL ON FUNCTION @extschema@.prepare_primary(integer, text, boolean) FROM PUBLIC;

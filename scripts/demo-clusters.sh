@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # demo-clusters.sh: the part of the demo that runs as the database's OS user
-# (never root).  It starts a throwaway primary and a streaming standby on
-# loopback in a temporary directory, runs a little workload and shows what
-# pgrepl_admin reports about both, then stops them and removes everything.
+# (never root).  It starts a throwaway primary from a default initdb, prepares
+# its settings with pgrepl_admin.prepare_primary(), adds a streaming standby,
+# all on loopback in a temporary directory, runs a little workload and shows
+# what pgrepl_admin reports about both, then stops them and removes
+# everything.
 #
 # Environment: DEMO_PORT (default 55432; the standby uses the next port),
 # DEMO_KEEP=1 to leave both servers running and print how to reach them.
@@ -44,10 +46,11 @@ wait_for() {
     return 1
 }
 
-step "A primary on 127.0.0.1:$port with pgrepl_admin preloaded ($dir/primary)"
+step "A primary from a default initdb, with pgrepl_admin preloaded ($dir/primary)"
 initdb -D "$dir/primary" --auth-local=peer --auth-host=scram-sha-256 >/dev/null
+# only what prepare_primary has no opinion on: where to reach the server, and
+# the library itself
 cat >> "$dir/primary/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
 shared_preload_libraries = 'pgrepl_admin'
@@ -56,6 +59,16 @@ CONF
 pg_ctl -D "$dir/primary" -l "$dir/primary.log" -w start >/dev/null
 sql "$port" -c 'CREATE EXTENSION pgrepl_admin'
 sql "$port" -c '\dx pgrepl_admin'
+
+step "prepare_primary: the settings a primary needs for its standbys, written with ALTER SYSTEM"
+sql "$port" -P format=wrapped -P columns=200 -c \
+    "SELECT * FROM pgrepl_admin.prepare_primary(apply => true, listen_addresses => '127.0.0.1')"
+
+step "Restart for the settings that need it; nothing is left pending"
+pg_ctl -D "$dir/primary" -l "$dir/primary.log" -w restart >/dev/null
+sql "$port" -c "SELECT name, setting FROM pg_settings
+                WHERE name IN ('listen_addresses', 'wal_level', 'max_wal_senders', 'wal_log_hints',
+                               'max_slot_wal_keep_size') OR pending_restart ORDER BY name"
 
 step "A standby on 127.0.0.1:$standby_port, cloned with pg_basebackup and streaming ($dir/standby)"
 pg_basebackup -h "$dir" -p "$port" -D "$dir/standby" -R -X stream -c fast -C -S demo_standby

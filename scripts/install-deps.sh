@@ -11,6 +11,7 @@ packages=(
     libssl-dev                    # OpenSSL 3 libcrypto/libssl headers
     libipc-run-perl               # for the TAP tests (PostgreSQL::Test::Cluster)
     rsync                         # standby cloning
+    openssl                       # tests only: a hand-made certificate, as users make today
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -96,7 +96,10 @@ SELECT regexp_count(pgrepl_admin.ca_certificate(), 'BEGIN CERTIFICATE') AS certs
 SELECT pgrepl_admin.ca_retire(:'old_ca');
 SELECT issuer FROM pgrepl_admin.rotate_server_cert(ARRAY['db.example.com']);
 SELECT pgrepl_admin.ca_retire(lower(:'old_ca'));
-SELECT pgrepl_admin.ca_retire(:'old_ca');
+SET client_min_messages = warning;
+SELECT pgrepl_admin.ca_retire(:'old_ca') AS retired_again;
+RESET client_min_messages;
+SELECT pgrepl_admin.ca_retire('ABCD') AS unknown_serial;
 SELECT regexp_count(pgrepl_admin.ca_certificate(), 'BEGIN CERTIFICATE') AS certs_in_bundle;
 SELECT pgrepl_admin.ca_retire((SELECT serial FROM pgrepl_admin.certificates WHERE kind = 'ca'));
 SELECT pgrepl_admin.ca_retire('not-hex');

@@ -19,13 +19,16 @@ our @EXPORT = qw(new_primary new_standby task_status wait_for_task
 # new_primary($name, %opts): a started primary that allows streaming, with
 # pgrepl_admin in shared_preload_libraries.  Options:
 #   extension => 0     do not run CREATE EXTENSION
+#   streaming => 0     initdb's settings as PostgreSQL::Test::Cluster leaves
+#                      them without streaming (wal_level minimal,
+#                      max_wal_senders 0, fsync off)
 #   conf      => text  more postgresql.conf lines
 sub new_primary
 {
 	my ($name, %opts) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
 
-	$node->init(allows_streaming => 1);
+	$node->init(allows_streaming => $opts{streaming} // 1);
 	$node->append_conf('postgresql.conf',
 		"shared_preload_libraries = 'pgrepl_admin'\n" . ($opts{conf} // ''));
 	$node->start;
