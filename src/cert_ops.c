@@ -34,7 +34,7 @@
 
 #define MAX_VALIDITY_SECONDS ((int64) 100 * 365 * SECS_PER_DAY)
 #define SERVED_WAIT_MS (30 * 1000)
-#define SERVED_POLL_MS 50
+#define SERVED_POLL_MS 5
 #define MAX_HOSTNAME_LEN 253
 #define MAX_LABEL_LEN 63
 
@@ -247,7 +247,7 @@ cert_create_ca(const char *common_name, int64 valid_seconds, CertKeyType key_typ
 	explicit_bzero(key_pem, strlen(key_pem));
 	explicit_bzero(pem, strlen(pem));
 
-	return cert_store_entry(cert_store_entries(), CERT_KIND_CA);
+	return cert_store_read_entry(CERT_KIND_CA);
 }
 
 /*
@@ -402,7 +402,7 @@ cert_rotate_server(List *hostnames, int64 valid_seconds, CertKeyType key_type)
 	point_server_at_managed_files();
 	pgrepl_reload_server_config();
 
-	entry = cert_store_entry(cert_store_entries(), CERT_KIND_SERVER);
+	entry = cert_store_read_entry(CERT_KIND_SERVER);
 	wait_until_served(entry->info.fingerprint_sha256);
 	return entry;
 }

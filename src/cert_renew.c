@@ -54,9 +54,8 @@ warn_if_ca_ageing(const CertEntry *ca, TimestampTz now)
 static void
 cert_renew_run(void)
 {
-	List	   *entries = cert_store_entries();
-	CertEntry  *ca = cert_store_entry(entries, CERT_KIND_CA);
-	CertEntry  *server = cert_store_entry(entries, CERT_KIND_SERVER);
+	CertEntry  *ca = cert_store_read_entry(CERT_KIND_CA);
+	CertEntry  *server = cert_store_read_entry(CERT_KIND_SERVER);
 	TimestampTz now = GetCurrentTimestamp();
 	int64		lifetime;
 	CertKeyType key_type;

@@ -151,7 +151,7 @@ certificates(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 
 	InitMaterializedSRF(fcinfo, 0);
-	entries = cert_store_entries();
+	entries = cert_store_entries(CERT_KINDS_ALL);
 	if (cert_store_entry(entries, CERT_KIND_SERVER) != NULL)
 		served = served_fingerprint();
 
@@ -191,8 +191,7 @@ ca_init(PG_FUNCTION_ARGS)
 	cert_store_lock();
 	if (!PG_GETARG_BOOL(3))
 	{
-		List	   *entries = cert_store_entries();
-		CertEntry  *ca = cert_store_entry(entries, CERT_KIND_CA);
+		CertEntry  *ca = cert_store_read_entry(CERT_KIND_CA);
 
 		if (ca != NULL)
 			ereport(ERROR,
@@ -254,7 +253,8 @@ ca_retire(PG_FUNCTION_ARGS)
 	serial = normalize_serial(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 
 	cert_store_lock();
-	entries = cert_store_entries();
+	entries = cert_store_entries(CERT_KINDS(CERT_KIND_CA) | CERT_KINDS(CERT_KIND_CA_RETIRING) |
+								 CERT_KINDS(CERT_KIND_SERVER));
 	ca = cert_store_entry(entries, CERT_KIND_CA);
 	server = cert_store_entry(entries, CERT_KIND_SERVER);
 	if (ca != NULL && strcmp(ca->info.serial, serial) == 0)

@@ -137,22 +137,39 @@ entry_order(const ListCell *a, const ListCell *b)
 }
 
 /*
+ * cert_store_read_entry
+ *		The current CA or the current server certificate; NULL if none.
+ */
+CertEntry *
+cert_store_read_entry(CertKind kind)
+{
+	Assert(kind == CERT_KIND_CA || kind == CERT_KIND_SERVER);
+	return read_entry(kind, kind == CERT_KIND_CA ? CERT_STORE_CA : CERT_STORE_SERVER);
+}
+
+/*
  * cert_store_entries
- *		Every managed certificate, CA first, then retiring CAs, the server
- *		certificate and previous ones; newest first within each kind.
+ *		The managed certificates of the given kinds (a CERT_KINDS() mask),
+ *		CA first, then retiring CAs, the server certificate and previous
+ *		ones; newest first within each kind.  Only the files of those kinds
+ *		are read.
  */
 List *
-cert_store_entries(void)
+cert_store_entries(int kinds)
 {
 	List	   *entries = NIL;
 	CertEntry  *entry;
 	DIR		   *dir;
 	struct dirent *de;
 
-	if ((entry = read_entry(CERT_KIND_CA, CERT_STORE_CA)) != NULL)
+	if ((kinds & CERT_KINDS(CERT_KIND_CA)) &&
+		(entry = cert_store_read_entry(CERT_KIND_CA)) != NULL)
 		entries = lappend(entries, entry);
-	if ((entry = read_entry(CERT_KIND_SERVER, CERT_STORE_SERVER)) != NULL)
+	if ((kinds & CERT_KINDS(CERT_KIND_SERVER)) &&
+		(entry = cert_store_read_entry(CERT_KIND_SERVER)) != NULL)
 		entries = lappend(entries, entry);
+	if ((kinds & (CERT_KINDS(CERT_KIND_CA_RETIRING) | CERT_KINDS(CERT_KIND_SERVER_PREVIOUS))) == 0)
+		return entries;
 
 	dir = AllocateDir(CERT_STORE_DIR);
 	if (dir == NULL && errno == ENOENT)
@@ -167,6 +184,8 @@ cert_store_entries(void)
 		else if (name_matches(de->d_name, PREVIOUS_PREFIX, PREVIOUS_SUFFIX))
 			kind = CERT_KIND_SERVER_PREVIOUS;
 		else
+			continue;
+		if ((kinds & CERT_KINDS(kind)) == 0)
 			continue;
 		path = psprintf("%s/%s", CERT_STORE_DIR, de->d_name);
 		if ((entry = read_entry(kind, path)) != NULL)
@@ -202,7 +221,8 @@ cert_store_entry(List *entries, CertKind kind)
 char *
 cert_store_bundle(void)
 {
-	List	   *entries = cert_store_entries();
+	List	   *entries = cert_store_entries(CERT_KINDS(CERT_KIND_CA) |
+											 CERT_KINDS(CERT_KIND_CA_RETIRING));
 	CertEntry  *ca = cert_store_entry(entries, CERT_KIND_CA);
 	StringInfoData buf;
 	ListCell   *lc;
@@ -247,7 +267,7 @@ cert_store_sync_bundle(void)
 void
 cert_store_install_ca(const char *pem)
 {
-	CertEntry  *old = read_entry(CERT_KIND_CA, CERT_STORE_CA);
+	CertEntry  *old = cert_store_read_entry(CERT_KIND_CA);
 
 	if (old != NULL)
 		store_write(psprintf("%s/%s%s%s", CERT_STORE_DIR, RETIRING_PREFIX,
@@ -305,7 +325,7 @@ cert_store_install_server(const char *pem)
 int
 cert_store_prune_previous(void)
 {
-	List	   *entries = cert_store_entries();
+	List	   *entries = cert_store_entries(CERT_KINDS(CERT_KIND_SERVER_PREVIOUS));
 	TimestampTz now = GetCurrentTimestamp();
 	ListCell   *lc;
 	int			removed = 0;

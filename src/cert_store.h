@@ -24,6 +24,10 @@ typedef enum CertKind
 	CERT_KIND_SERVER_PREVIOUS
 } CertKind;
 
+/* sets of kinds, for cert_store_entries */
+#define CERT_KINDS(kind) (1 << (kind))
+#define CERT_KINDS_ALL 0x0F
+
 typedef struct CertEntry
 {
 	CertKind	kind;
@@ -34,7 +38,8 @@ typedef struct CertEntry
 extern const char *cert_kind_name(CertKind kind);
 extern void cert_store_lock(void);
 extern char *cert_store_read(const char *path);
-extern List *cert_store_entries(void);
+extern List *cert_store_entries(int kinds);
+extern CertEntry *cert_store_read_entry(CertKind kind);
 extern CertEntry *cert_store_entry(List *entries, CertKind kind);
 extern char *cert_store_bundle(void);
 extern void cert_store_install_ca(const char *pem);
