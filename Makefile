@@ -31,7 +31,7 @@ PGFILEDESC = "pgrepl_admin - administer streaming replication from SQL"
 PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK += -lssl -lcrypto
 
-REGRESS = setup worker_status settings prepare_primary certificates
+REGRESS = setup worker_status settings prepare_primary certificates monitoring
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/regress.conf
 
 TAP_TESTS = 1

@@ -46,12 +46,31 @@ REVOKE ALL ON @extschema@.worker_status FROM PUBLIC;
 GRANT SELECT ON @extschema@.worker_status TO pg_monitor;
 
 ------------------------------------------------------------------------
--- Lag history, sampled by the worker's lag_sample task
+-- Monitoring: replication lag, its history, the standby's view
 ------------------------------------------------------------------------
+
+-- Registered standbys.  (Placeholder owned by the provisioning section.)
+CREATE TABLE @extschema@.standbys (
+    name        text PRIMARY KEY,
+    role_name   name NOT NULL,
+    address     cidr NOT NULL,
+    auth        text NOT NULL,
+    slot_name   name,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.standbys IS 'Standbys registered with add_standby.';
+COMMENT ON COLUMN @extschema@.standbys.name IS 'The standby''s name, also its application_name.';
+COMMENT ON COLUMN @extschema@.standbys.role_name IS 'Role it replicates as.';
+COMMENT ON COLUMN @extschema@.standbys.address IS 'Address it connects from.';
+COMMENT ON COLUMN @extschema@.standbys.auth IS 'Authentication method.';
+COMMENT ON COLUMN @extschema@.standbys.slot_name IS 'Its physical replication slot, if any.';
+COMMENT ON COLUMN @extschema@.standbys.created_at IS 'When it was registered.';
+REVOKE ALL ON @extschema@.standbys FROM PUBLIC;
+GRANT SELECT ON @extschema@.standbys TO pg_monitor;
 
 CREATE TABLE @extschema@.lag_history (
     sampled_at          timestamptz NOT NULL,
-    standby_name        text NOT NULL,
+    standby_name        text,
     client_addr         inet,
     state               text,
     sync_state          text,
@@ -63,7 +82,10 @@ CREATE TABLE @extschema@.lag_history (
     flush_lag           interval,
     replay_lag          interval,
     slot_name           name,
-    slot_retained_bytes numeric
+    slot_retained_bytes numeric,
+    status              text NOT NULL,
+    wal_lsn             pg_lsn NOT NULL,
+    replay_lsn          pg_lsn
 );
 
 CREATE INDEX lag_history_standby_time_idx
@@ -72,11 +94,11 @@ CREATE INDEX lag_history_time_idx
     ON @extschema@.lag_history (sampled_at);
 
 COMMENT ON TABLE @extschema@.lag_history IS
-'Replication lag per connected standby, sampled every pgrepl_admin.lag_sample_interval by the maintenance worker and kept for pgrepl_admin.lag_history_retention.';
+'Rows of replication_lag sampled every pgrepl_admin.lag_sample_interval by the maintenance worker and kept for pgrepl_admin.lag_history_retention.';
 COMMENT ON COLUMN @extschema@.lag_history.sampled_at IS 'When the sample was taken.';
-COMMENT ON COLUMN @extschema@.lag_history.standby_name IS 'The standby''s application_name.';
+COMMENT ON COLUMN @extschema@.lag_history.standby_name IS 'The registered standby''s name, else its application_name; NULL for an orphaned slot.';
 COMMENT ON COLUMN @extschema@.lag_history.client_addr IS 'Address the standby connects from.';
-COMMENT ON COLUMN @extschema@.lag_history.state IS 'Walsender state (startup, catchup, streaming, backup, stopping).';
+COMMENT ON COLUMN @extschema@.lag_history.state IS 'Walsender state (startup, catchup, streaming, backup, stopping); NULL when not connected.';
 COMMENT ON COLUMN @extschema@.lag_history.sync_state IS 'Synchronous state (async, potential, sync, quorum).';
 COMMENT ON COLUMN @extschema@.lag_history.sent_lag_bytes IS 'Bytes of WAL the primary had written but not yet sent.';
 COMMENT ON COLUMN @extschema@.lag_history.write_lag_bytes IS 'Bytes of WAL not yet written by the standby.';
@@ -85,13 +107,154 @@ COMMENT ON COLUMN @extschema@.lag_history.replay_lag_bytes IS 'Bytes of WAL not 
 COMMENT ON COLUMN @extschema@.lag_history.write_lag IS 'Time lag of the standby''s write position; zero once it has written everything.';
 COMMENT ON COLUMN @extschema@.lag_history.flush_lag IS 'Time lag of the standby''s flush position; zero once it has flushed everything.';
 COMMENT ON COLUMN @extschema@.lag_history.replay_lag IS 'Time lag of the standby''s replay position; zero once it has replayed everything.';
-COMMENT ON COLUMN @extschema@.lag_history.slot_name IS 'Replication slot the standby streams from, if any.';
+COMMENT ON COLUMN @extschema@.lag_history.slot_name IS 'Replication slot of the row, if any.';
 COMMENT ON COLUMN @extschema@.lag_history.slot_retained_bytes IS 'Bytes of WAL the slot keeps on the primary.';
-COMMENT ON INDEX @extschema@.lag_history_standby_time_idx IS 'Time-range queries per standby.';
+COMMENT ON COLUMN @extschema@.lag_history.status IS 'Status as in replication_lag (streaming, catchup, lagging, stalled, disconnected, orphaned-slot).';
+COMMENT ON COLUMN @extschema@.lag_history.wal_lsn IS 'The primary''s WAL position when the sample was taken.';
+COMMENT ON COLUMN @extschema@.lag_history.replay_lsn IS 'The standby''s replay position when the sample was taken.';
+COMMENT ON INDEX @extschema@.lag_history_standby_time_idx IS 'Time-range queries per standby, and stall detection.';
 COMMENT ON INDEX @extschema@.lag_history_time_idx IS 'Pruning of old samples.';
 
 REVOKE ALL ON @extschema@.lag_history FROM PUBLIC;
 GRANT SELECT ON @extschema@.lag_history TO pg_monitor;
+
+-- The position lag is measured against: the WAL written here, or on a
+-- cascading standby the WAL it has (received or replayed).
+CREATE FUNCTION @extschema@.wal_position()
+RETURNS pg_lsn
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN pg_catalog.pg_is_in_recovery()
+                THEN pg_catalog.pg_last_wal_receive_lsn()
+                ELSE pg_catalog.pg_current_wal_lsn() END
+$$;
+COMMENT ON FUNCTION @extschema@.wal_position() IS
+'The WAL position replication lag is measured against: pg_current_wal_lsn() on a primary, pg_last_wal_receive_lsn() on a standby.';
+
+CREATE VIEW @extschema@.replication_lag AS
+WITH here AS (
+    SELECT @extschema@.wal_position() AS lsn,
+           COALESCE(pg_catalog.pg_size_bytes(pg_catalog.current_setting('pgrepl_admin.lag_warn_bytes', true)),
+                    16777216) AS warn_bytes,
+           COALESCE(pg_catalog.current_setting('pgrepl_admin.lag_warn_time', true)::interval,
+                    interval '30 seconds') AS warn_time,
+           COALESCE(pg_catalog.current_setting('pgrepl_admin.lag_stall_after', true)::interval,
+                    interval '60 seconds') AS stall_after
+),
+senders AS (
+    -- pg_stat_get_wal_senders() with the activity of each sender only,
+    -- cheaper than pg_stat_replication's scan of every backend
+    SELECT w.*, a.application_name, a.client_addr
+    FROM pg_catalog.pg_stat_get_wal_senders() w
+    LEFT JOIN LATERAL pg_catalog.pg_stat_get_activity(w.pid) a ON true
+),
+slots AS (
+    SELECT slot_name, active, active_pid, wal_status, restart_lsn, safe_wal_size
+    FROM pg_catalog.pg_replication_slots
+    WHERE slot_type = 'physical'
+),
+rows AS (
+    -- every connected walsender
+    SELECT COALESCE(r.name, s.application_name) AS standby_name, s.application_name,
+           s.client_addr, s.pid, s.state, s.sync_state,
+           s.sent_lsn, s.write_lsn, s.flush_lsn, s.replay_lsn,
+           s.write_lag, s.flush_lag, s.replay_lag, s.reply_time,
+           COALESCE(sl.slot_name, r.slot_name) AS slot_name,
+           sl.wal_status, sl.restart_lsn, sl.safe_wal_size, 'connected' AS kind
+    FROM senders s
+    LEFT JOIN @extschema@.standbys r ON r.name = s.application_name
+    LEFT JOIN slots sl ON sl.active_pid = s.pid
+    UNION ALL
+    -- every registered standby that is not connected
+    SELECT r.name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, NULL, NULL, r.slot_name, sl.wal_status, sl.restart_lsn, sl.safe_wal_size,
+           'disconnected'
+    FROM @extschema@.standbys r
+    LEFT JOIN slots sl ON sl.slot_name = r.slot_name
+    WHERE NOT EXISTS (SELECT 1 FROM senders s WHERE s.application_name = r.name)
+    UNION ALL
+    -- every inactive slot holding WAL that no registered standby owns
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, NULL, NULL, sl.slot_name, sl.wal_status, sl.restart_lsn, sl.safe_wal_size,
+           'orphan'
+    FROM slots sl
+    WHERE NOT sl.active AND sl.restart_lsn IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM @extschema@.standbys r WHERE r.slot_name = sl.slot_name)
+),
+measured AS (
+    SELECT rows.*, here.*,
+           pg_catalog.pg_wal_lsn_diff(here.lsn, rows.replay_lsn) AS replay_bytes,
+           COALESCE(rows.replay_lag,
+                    CASE WHEN rows.replay_lsn >= here.lsn THEN interval '0' END) AS replay_interval,
+           -- stalled: the newest sample older than stall_after shows the same
+           -- replay position, and the primary's WAL has moved since
+           (rows.kind = 'connected' AND rows.state = 'streaming' AND rows.replay_lsn < here.lsn
+            AND EXISTS (SELECT 1
+                        FROM (SELECT h.replay_lsn, h.wal_lsn
+                              FROM @extschema@.lag_history h
+                              WHERE h.standby_name = rows.standby_name
+                                AND h.sampled_at <= pg_catalog.now() - here.stall_after
+                              ORDER BY h.sampled_at DESC LIMIT 1) last
+                        WHERE last.replay_lsn = rows.replay_lsn AND last.wal_lsn < here.lsn)) AS stalled
+    FROM rows CROSS JOIN here
+)
+SELECT standby_name, application_name, client_addr, pid, state, sync_state,
+       sent_lsn, write_lsn, flush_lsn, replay_lsn,
+       pg_catalog.pg_wal_lsn_diff(lsn, sent_lsn) AS sent_lag_bytes,
+       pg_catalog.pg_wal_lsn_diff(lsn, write_lsn) AS write_lag_bytes,
+       pg_catalog.pg_wal_lsn_diff(lsn, flush_lsn) AS flush_lag_bytes,
+       replay_bytes AS replay_lag_bytes,
+       COALESCE(write_lag, CASE WHEN write_lsn >= lsn THEN interval '0' END) AS write_lag,
+       COALESCE(flush_lag, CASE WHEN flush_lsn >= lsn THEN interval '0' END) AS flush_lag,
+       replay_interval AS replay_lag,
+       pg_catalog.now() - reply_time AS reply_age,
+       slot_name,
+       wal_status AS slot_wal_status,
+       pg_catalog.pg_wal_lsn_diff(lsn, restart_lsn) AS slot_retained_bytes,
+       safe_wal_size AS slot_safe_wal_size,
+       CASE
+           WHEN kind = 'orphan' THEN 'orphaned-slot'
+           WHEN kind = 'disconnected' THEN 'disconnected'
+           WHEN state IS DISTINCT FROM 'streaming' THEN 'catchup'
+           WHEN stalled THEN 'stalled'
+           WHEN replay_bytes > warn_bytes OR replay_interval > warn_time THEN 'lagging'
+           ELSE 'streaming'
+       END AS status
+FROM measured;
+
+COMMENT ON VIEW @extschema@.replication_lag IS
+'One row per connected walsender, per registered standby that is not connected, and per inactive slot holding WAL that no registered standby owns: positions, lags in bytes (numbers) and time (zero once caught up), slot retention and a status (streaming, catchup, lagging, stalled, disconnected, orphaned-slot).';
+
+REVOKE ALL ON @extschema@.replication_lag FROM PUBLIC;
+GRANT SELECT ON @extschema@.replication_lag TO pg_monitor;
+
+CREATE VIEW @extschema@.standby_status AS
+SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
+       pg_catalog.pg_last_wal_receive_lsn() AS receive_lsn,
+       pg_catalog.pg_last_wal_replay_lsn() AS replay_lsn,
+       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(),
+                                  pg_catalog.pg_last_wal_replay_lsn()) AS receive_replay_lag_bytes,
+       pg_catalog.pg_last_xact_replay_timestamp() AS last_replay_at,
+       CASE WHEN pg_catalog.pg_is_in_recovery() THEN
+           CASE WHEN pg_catalog.pg_last_wal_replay_lsn() >= pg_catalog.pg_last_wal_receive_lsn()
+                THEN interval '0'
+                ELSE pg_catalog.now() - pg_catalog.pg_last_xact_replay_timestamp() END
+       END AS replay_delay,
+       w.status AS wal_receiver_status,
+       w.sender_host,
+       w.sender_port,
+       w.slot_name,
+       CASE WHEN w.conninfo ~ '(^| )sslmode=(require|verify-ca|verify-full)( |$)' THEN true
+            WHEN w.conninfo ~ '(^| )sslmode=disable( |$)' THEN false
+       END AS ssl
+FROM (SELECT 1) AS one
+LEFT JOIN pg_catalog.pg_stat_wal_receiver w ON true;
+
+COMMENT ON VIEW @extschema@.standby_status IS
+'One row on any server, meant for standbys: received and replayed positions and their distance, the last replayed transaction and the replay delay (zero once everything received is replayed), the WAL receiver and whether its connection must use TLS.';
+
+REVOKE ALL ON @extschema@.standby_status FROM PUBLIC;
+GRANT SELECT ON @extschema@.standby_status TO pg_monitor;
 
 ------------------------------------------------------------------------
 -- Certificates: a local CA, the server certificate, client certificates
@@ -208,3 +371,171 @@ COMMENT ON FUNCTION @extschema@.prepare_primary(integer, text, boolean) IS
 'One row per setting a primary needs for max_standbys streaming standbys: the running value, the recommended one (never lower than what the administrator set), whether it needs a restart, and why. A dry run unless apply is true, which writes the changes with ALTER SYSTEM and reloads. A NULL listen_addresses leaves that setting alone.';
 
 REVOKE ALL ON FUNCTION @extschema@.prepare_primary(integer, text, boolean) FROM PUBLIC;
+
+------------------------------------------------------------------------
+-- Health check
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.check()
+RETURNS TABLE (check_name text, status text, detail text, hint text)
+LANGUAGE sql STABLE
+AS $$
+WITH standby_counts AS (
+    SELECT count(*) AS standbys, count(slot_name) AS slots FROM @extschema@.standbys
+),
+lag AS (
+    SELECT * FROM @extschema@.replication_lag
+)
+SELECT 'wal_level',
+       CASE WHEN current_setting('wal_level') = 'minimal' THEN 'error' ELSE 'ok' END,
+       format('wal_level is %s.', current_setting('wal_level')),
+       CASE WHEN current_setting('wal_level') = 'minimal'
+            THEN 'Standbys need wal_level = replica: run pgrepl_admin.prepare_primary(apply => true) and restart.' END
+UNION ALL
+SELECT 'max_wal_senders',
+       CASE WHEN current_setting('max_wal_senders')::int < c.standbys THEN 'error'
+            WHEN current_setting('max_wal_senders')::int < c.standbys + 2 THEN 'warning'
+            ELSE 'ok' END,
+       format('max_wal_senders is %s for %s registered standby(s).', current_setting('max_wal_senders'), c.standbys),
+       CASE WHEN current_setting('max_wal_senders')::int < c.standbys + 2
+            THEN 'Each standby needs a WAL sender and a base backup two more: run pgrepl_admin.prepare_primary(apply => true) and restart.' END
+FROM standby_counts c
+UNION ALL
+SELECT 'max_replication_slots',
+       CASE WHEN current_setting('max_replication_slots')::int < c.slots THEN 'error'
+            WHEN current_setting('max_replication_slots')::int < c.slots + 1 THEN 'warning'
+            ELSE 'ok' END,
+       format('max_replication_slots is %s for %s registered slot(s).', current_setting('max_replication_slots'), c.slots),
+       CASE WHEN current_setting('max_replication_slots')::int < c.slots + 1
+            THEN 'Each standby''s slot and a base backup''s temporary slot need one: run pgrepl_admin.prepare_primary(apply => true) and restart.' END
+FROM standby_counts c
+UNION ALL
+SELECT 'ssl',
+       CASE WHEN current_setting('ssl') = 'on' THEN 'ok' ELSE 'warning' END,
+       format('ssl is %s.', current_setting('ssl')),
+       CASE WHEN current_setting('ssl') <> 'on'
+            THEN 'Without TLS, replication carries every change in clear text: run pgrepl_admin.rotate_server_cert().' END
+UNION ALL
+SELECT 'server_certificate',
+       CASE WHEN s.kind IS NULL THEN 'ok'
+            WHEN s.expires_in < interval '0' THEN 'error'
+            WHEN s.served IS FALSE THEN 'warning'
+            WHEN s.expires_in < interval '7 days' THEN 'warning'
+            ELSE 'ok' END,
+       CASE WHEN s.kind IS NULL THEN 'No managed server certificate.'
+            ELSE format('The managed server certificate (serial %s) expires at %s%s.', s.serial, s.not_after,
+                        CASE WHEN s.served IS FALSE THEN '; the server presents another certificate' ELSE '' END) END,
+       CASE WHEN s.kind IS NOT NULL AND (s.expires_in < interval '7 days' OR s.served IS FALSE)
+            THEN 'Run pgrepl_admin.rotate_server_cert(), and check that pgrepl_admin.cert_auto_renew is on and the cert_renew task succeeds.' END
+FROM (SELECT 1) one LEFT JOIN @extschema@.certificates s ON s.kind = 'server'
+UNION ALL
+SELECT 'ca_certificate',
+       CASE WHEN a.kind IS NULL THEN 'ok'
+            WHEN a.expires_in < interval '0' THEN 'error'
+            WHEN a.expires_in < (a.not_after - a.not_before) / 3 THEN 'warning'
+            ELSE 'ok' END,
+       CASE WHEN a.kind IS NULL THEN 'No certificate authority.'
+            ELSE format('The CA (serial %s) expires at %s.', a.serial, a.not_after) END,
+       CASE WHEN a.kind IS NOT NULL AND a.expires_in < (a.not_after - a.not_before) / 3
+            THEN 'Replace it with pgrepl_admin.ca_init(replace => true), give the new pgrepl_admin.ca_certificate() to the standbys, rotate, then retire the old CA.' END
+FROM (SELECT 1) one LEFT JOIN @extschema@.certificates a ON a.kind = 'ca'
+UNION ALL
+SELECT 'fsync',
+       CASE WHEN current_setting('fsync') = 'on' THEN 'ok' ELSE 'error' END,
+       format('fsync is %s.', current_setting('fsync')),
+       CASE WHEN current_setting('fsync') <> 'on'
+            THEN 'With fsync off a crash can corrupt the primary and every standby that follows it: set fsync = on.' END
+UNION ALL
+SELECT 'full_page_writes',
+       CASE WHEN current_setting('full_page_writes') = 'on' THEN 'ok' ELSE 'error' END,
+       format('full_page_writes is %s.', current_setting('full_page_writes')),
+       CASE WHEN current_setting('full_page_writes') <> 'on'
+            THEN 'Torn pages after a crash cannot be repaired without it: set full_page_writes = on.' END
+UNION ALL
+SELECT 'synchronous_commit',
+       CASE WHEN current_setting('synchronous_commit') = 'off' THEN 'warning' ELSE 'ok' END,
+       format('synchronous_commit is %s; synchronous_standby_names is ''%s''.',
+              current_setting('synchronous_commit'), current_setting('synchronous_standby_names')),
+       CASE WHEN current_setting('synchronous_commit') = 'off'
+            THEN 'Transactions are acknowledged before their WAL is flushed: a crash can lose the last ones. Set it to on unless that loss is accepted.' END
+UNION ALL
+SELECT 'inactive_slots',
+       CASE WHEN count(*) = 0 THEN 'ok'
+            WHEN bool_or(l.slot_wal_status = 'lost') THEN 'error'
+            WHEN current_setting('max_slot_wal_keep_size') = '-1' THEN 'warning'
+            WHEN bool_or(l.slot_safe_wal_size < l.slot_retained_bytes) THEN 'warning'
+            ELSE 'ok' END,
+       format('%s inactive slot(s) hold %s bytes of WAL; max_slot_wal_keep_size is %s%s.',
+              count(*), COALESCE(sum(l.slot_retained_bytes), 0), current_setting('max_slot_wal_keep_size'),
+              COALESCE('; closest to the cap: ' || min(l.slot_safe_wal_size) || ' bytes left', '')),
+       CASE WHEN count(*) > 0
+            THEN 'Reconnect the standbys or drop what is no longer needed (pgrepl_admin.remove_standby or pg_drop_replication_slot); cap retention with max_slot_wal_keep_size.' END
+FROM lag l
+WHERE l.pid IS NULL AND l.slot_wal_status IS NOT NULL AND l.slot_retained_bytes IS NOT NULL
+UNION ALL
+SELECT 'standbys',
+       CASE WHEN pg_is_in_recovery() THEN 'ok'
+            WHEN bool_or(l.status = 'stalled') THEN 'error'
+            WHEN bool_or(l.status IN ('disconnected', 'lagging')) THEN 'warning'
+            ELSE 'ok' END,
+       CASE WHEN pg_is_in_recovery() THEN 'This server is a standby: see pgrepl_admin.standby_status.'
+            ELSE format('%s streaming, %s catching up, %s lagging, %s stalled, %s disconnected%s.',
+                        count(*) FILTER (WHERE l.status = 'streaming'), count(*) FILTER (WHERE l.status = 'catchup'),
+                        count(*) FILTER (WHERE l.status = 'lagging'), count(*) FILTER (WHERE l.status = 'stalled'),
+                        count(*) FILTER (WHERE l.status = 'disconnected'),
+                        COALESCE(': ' || string_agg(l.standby_name || ' ' || l.status, ', ' ORDER BY l.standby_name)
+                                 FILTER (WHERE l.status IN ('lagging', 'stalled', 'disconnected')), '')) END,
+       CASE WHEN NOT pg_is_in_recovery() AND bool_or(l.status IN ('stalled', 'disconnected', 'lagging'))
+            THEN 'Look at pgrepl_admin.replication_lag and the standbys'' logs.' END
+FROM (SELECT 1) one LEFT JOIN lag l ON l.status <> 'orphaned-slot'
+UNION ALL
+SELECT 'password_encryption',
+       CASE WHEN current_setting('password_encryption') = 'scram-sha-256' THEN 'ok' ELSE 'warning' END,
+       format('password_encryption is %s.', current_setting('password_encryption')),
+       CASE WHEN current_setting('password_encryption') <> 'scram-sha-256'
+            THEN 'Set password_encryption = scram-sha-256; md5 hashes can be replayed.' END
+UNION ALL
+SELECT 'listen_addresses',
+       CASE WHEN current_setting('listen_addresses') = '' THEN 'warning' ELSE 'ok' END,
+       format('listen_addresses is ''%s''.', current_setting('listen_addresses')),
+       CASE WHEN current_setting('listen_addresses') = ''
+            THEN 'Standbys connect over TCP: run pgrepl_admin.prepare_primary(listen_addresses => ..., apply => true) and restart.' END
+UNION ALL
+SELECT 'archiving',
+       CASE WHEN current_setting('archive_mode') = 'off' THEN 'ok'
+            WHEN a.last_failed_time > COALESCE(a.last_archived_time, '-infinity') THEN 'error'
+            ELSE 'ok' END,
+       CASE WHEN current_setting('archive_mode') = 'off' THEN 'archive_mode is off; standbys rely on their slots for WAL.'
+            ELSE format('archive_mode is %s; %s archived, %s failed, last failure at %s.', current_setting('archive_mode'),
+                        a.archived_count, a.failed_count, COALESCE(a.last_failed_time::text, 'none')) END,
+       CASE WHEN current_setting('archive_mode') <> 'off' AND a.last_failed_time > COALESCE(a.last_archived_time, '-infinity')
+            THEN 'archive_command is failing: WAL piles up in pg_wal. Look at the server log.' END
+FROM pg_stat_archiver a
+UNION ALL
+SELECT 'maintenance_worker',
+       CASE WHEN NOT preloaded THEN 'error'
+            ELSE (SELECT CASE WHEN bool_or(w.worker_pid IS NULL) THEN 'error'
+                              WHEN bool_or(w.last_outcome = 'error') THEN 'warning'
+                              ELSE 'ok' END
+                  FROM @extschema@.worker_status w) END,
+       CASE WHEN NOT preloaded THEN 'pgrepl_admin is not in shared_preload_libraries.'
+            ELSE (SELECT CASE WHEN bool_or(w.worker_pid IS NULL) THEN 'The maintenance worker is not running.'
+                              ELSE format('The worker (pid %s) runs in database %s%s.', min(w.worker_pid),
+                                          current_setting('pgrepl_admin.database', true),
+                                          COALESCE('; failing: ' || string_agg(w.task, ', ') FILTER (WHERE w.last_outcome = 'error'), ''))
+                         END
+                  FROM @extschema@.worker_status w) END,
+       CASE WHEN NOT preloaded THEN 'Add pgrepl_admin to shared_preload_libraries and restart the server.'
+            ELSE (SELECT CASE WHEN bool_or(w.worker_pid IS NULL)
+                              THEN 'Look in the server log for the worker; it restarts by itself after a crash.'
+                              WHEN bool_or(w.last_outcome = 'error')
+                              THEN 'See pgrepl_admin.worker_status for the failing tasks'' errors.' END
+                  FROM @extschema@.worker_status w) END
+FROM (SELECT current_setting('shared_preload_libraries') ~ '(^|[\s,])pgrepl_admin([\s,]|$)' AS preloaded) p
+$$;
+
+COMMENT ON FUNCTION @extschema@.check() IS
+'Health check of the primary and its replication: one row per check with status ok, warning or error, a detail and, when not ok, a hint.';
+
+REVOKE ALL ON FUNCTION @extschema@.check() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.check() TO pg_monitor;

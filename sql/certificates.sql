@@ -78,7 +78,7 @@ FROM pgrepl_admin.certificates c WHERE c::text LIKE '%PRIVATE%';
 SELECT certificate LIKE '-----BEGIN CERTIFICATE-----%' AS cert_pem,
        private_key LIKE '-----BEGIN PRIVATE KEY-----%' AS key_pem,
        ca_certificate = pgrepl_admin.ca_certificate() AS ca_bundle,
-       not_after - now() BETWEEN '6 days 23 hours' AND '7 days' AS seven_days
+       not_after - now() BETWEEN '6 days 23 hours' AND '7 days 1 minute' AS seven_days
 FROM pgrepl_admin.issue_client_cert('regress_repl', '7 days', 'rsa-2048');
 SELECT pgrepl_admin.issue_client_cert(NULL);
 SELECT pgrepl_admin.issue_client_cert('');

@@ -4,12 +4,14 @@
  *	  Periodic sampling of replication lag into pgrepl_admin.lag_history,
  *	  and pruning of samples older than pgrepl_admin.lag_history_retention.
  *
- * The sample is one row per connected walsender: how many bytes each of
- * the standby's sent, written, flushed and replayed positions is behind
- * pg_current_wal_lsn(), the server's time lags (zero, not NULL, once the
- * standby has replayed everything) and the WAL its slot retains.  It
- * writes, and pg_current_wal_lsn() cannot be called during recovery, so the
- * task runs on a primary only.  SQL is the clearest way to say it.
+ * A sample is the rows of pgrepl_admin.replication_lag (connected
+ * standbys, registered ones that are not connected, orphaned slots) with
+ * the primary's and the standby's positions, which the view's stall
+ * detection reads back.  Comparing each standby's new status with its
+ * previous sample, the task logs one WARNING when a standby becomes
+ * lagging, stalled or disconnected and one LOG when it recovers, and
+ * nothing while a state holds.  It writes, so it runs on a primary only.
+ * SQL is the clearest way to say it.
  *
  *-------------------------------------------------------------------------
  */
@@ -22,22 +24,24 @@
 #include "settings.h"
 
 static const char *const insert_sample_sql =
-"WITH here AS (SELECT pg_catalog.pg_current_wal_lsn() AS lsn) "
-"INSERT INTO pgrepl_admin.lag_history "
-"  (sampled_at, standby_name, client_addr, state, sync_state, "
-"   sent_lag_bytes, write_lag_bytes, flush_lag_bytes, replay_lag_bytes, "
-"   write_lag, flush_lag, replay_lag, slot_name, slot_retained_bytes) "
-"SELECT pg_catalog.now(), r.application_name, r.client_addr, r.state, r.sync_state, "
-"       pg_catalog.pg_wal_lsn_diff(here.lsn, r.sent_lsn), "
-"       pg_catalog.pg_wal_lsn_diff(here.lsn, r.write_lsn), "
-"       pg_catalog.pg_wal_lsn_diff(here.lsn, r.flush_lsn), "
-"       pg_catalog.pg_wal_lsn_diff(here.lsn, r.replay_lsn), "
-"       COALESCE(r.write_lag, CASE WHEN r.write_lsn >= here.lsn THEN interval '0' END), "
-"       COALESCE(r.flush_lag, CASE WHEN r.flush_lsn >= here.lsn THEN interval '0' END), "
-"       COALESCE(r.replay_lag, CASE WHEN r.replay_lsn >= here.lsn THEN interval '0' END), "
-"       s.slot_name, pg_catalog.pg_wal_lsn_diff(here.lsn, s.restart_lsn) "
-"FROM pg_catalog.pg_stat_replication r CROSS JOIN here "
-"LEFT JOIN pg_catalog.pg_replication_slots s ON s.active_pid = r.pid";
+"WITH ins AS ("
+"  INSERT INTO pgrepl_admin.lag_history "
+"    (sampled_at, standby_name, client_addr, state, sync_state, "
+"     sent_lag_bytes, write_lag_bytes, flush_lag_bytes, replay_lag_bytes, "
+"     write_lag, flush_lag, replay_lag, slot_name, slot_retained_bytes, "
+"     status, wal_lsn, replay_lsn) "
+"  SELECT pg_catalog.now(), standby_name, client_addr, state, sync_state, "
+"         sent_lag_bytes, write_lag_bytes, flush_lag_bytes, replay_lag_bytes, "
+"         write_lag, flush_lag, replay_lag, slot_name, slot_retained_bytes, "
+"         status, pgrepl_admin.wal_position(), replay_lsn "
+"  FROM pgrepl_admin.replication_lag "
+"  RETURNING standby_name, status, replay_lag_bytes, replay_lag::text) "
+"SELECT i.standby_name, i.status, p.status, i.replay_lag_bytes::text, i.replay_lag "
+"FROM ins i "
+"LEFT JOIN LATERAL (SELECT h.status FROM pgrepl_admin.lag_history h "
+"                   WHERE h.standby_name = i.standby_name "
+"                   ORDER BY h.sampled_at DESC LIMIT 1) p ON true "
+"WHERE i.standby_name IS NOT NULL";
 
 static const char *const prune_sql =
 "DELETE FROM pgrepl_admin.lag_history "
@@ -49,9 +53,51 @@ lag_sample_interval(void)
 	return pgrepl_lag_sample_interval;
 }
 
+static bool
+is_problem(const char *status)
+{
+	return status != NULL &&
+		(strcmp(status, "lagging") == 0 || strcmp(status, "stalled") == 0 ||
+		 strcmp(status, "disconnected") == 0);
+}
+
+/*
+ * log_transitions
+ *		One line per standby whose status changed into or out of a problem
+ *		state since its previous sample.  Columns: standby_name, status,
+ *		previous status, replay lag in bytes and in time.
+ */
+static void
+log_transitions(void)
+{
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *name = SPI_getvalue(tuple, desc, 1);
+		char	   *status = SPI_getvalue(tuple, desc, 2);
+		char	   *previous = SPI_getvalue(tuple, desc, 3);
+		char	   *bytes = SPI_getvalue(tuple, desc, 4);
+		char	   *delay = SPI_getvalue(tuple, desc, 5);
+
+		if (previous != NULL && strcmp(status, previous) == 0)
+			continue;
+		if (is_problem(status))
+			ereport(WARNING,
+					(errmsg("standby \"%s\" is %s", name, status),
+					 previous ? errdetail("It was %s; replay lag %s bytes, %s.", previous,
+										  bytes ? bytes : "unknown", delay ? delay : "unknown") : 0,
+					 errhint("See pgrepl_admin.replication_lag.")));
+		else if (is_problem(previous))
+			ereport(LOG,
+					(errmsg("standby \"%s\" is %s again, no longer %s", name, status, previous)));
+	}
+}
+
 /*
  * lag_sample_run
- *		Insert one sample per connected standby and prune old samples.
+ *		Insert one sample of replication_lag, log status changes, and prune
+ *		old samples.
  */
 static void
 lag_sample_run(void)
@@ -61,8 +107,9 @@ lag_sample_run(void)
 	int			rc;
 
 	rc = SPI_execute(insert_sample_sql, false, 0);
-	if (rc != SPI_OK_INSERT)
+	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "inserting a lag sample failed: %s", SPI_result_code_string(rc));
+	log_transitions();
 
 	rc = SPI_execute_with_args(prune_sql, 1, argtypes, args, NULL, false, 0);
 	if (rc != SPI_OK_DELETE)
@@ -71,7 +118,7 @@ lag_sample_run(void)
 
 const MaintenanceTask lag_sample_task = {
 	.name = "lag_sample",
-	.description = "Samples replication lag into pgrepl_admin.lag_history and prunes old samples.",
+	.description = "Samples pgrepl_admin.replication_lag into pgrepl_admin.lag_history, logs status changes and prunes old samples.",
 	.runs_in_recovery = false,
 	.interval_seconds = lag_sample_interval,
 	.run = lag_sample_run,

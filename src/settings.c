@@ -23,6 +23,9 @@
 char	   *pgrepl_database = NULL;
 int			pgrepl_lag_sample_interval = 10;
 int			pgrepl_lag_history_retention = 7 * 24 * 60 * 60;
+int			pgrepl_lag_warn_bytes = 16 * 1024;
+int			pgrepl_lag_warn_time = 30 * 1000;
+int			pgrepl_lag_stall_after = 60;
 bool		pgrepl_cert_auto_renew = true;
 int			pgrepl_cert_renew_before = 30 * 24 * 60 * 60;
 int			pgrepl_cert_check_interval = 60 * 60;
@@ -61,6 +64,36 @@ pgrepl_define_settings(void)
 							&pgrepl_lag_history_retention,
 							7 * 24 * 60 * 60,
 							60, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgrepl_admin.lag_warn_bytes",
+							"Replay lag in bytes above which pgrepl_admin.replication_lag calls a standby lagging.",
+							NULL,
+							&pgrepl_lag_warn_bytes,
+							16 * 1024,
+							1, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgrepl_admin.lag_warn_time",
+							"Replay lag in time above which pgrepl_admin.replication_lag calls a standby lagging.",
+							NULL,
+							&pgrepl_lag_warn_time,
+							30 * 1000,
+							1, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgrepl_admin.lag_stall_after",
+							"How long a standby's replay position may stay unmoved, while the primary's WAL moves, before it is called stalled.",
+							"Stalls are seen in the worker's lag samples, so this should be a few pgrepl_admin.lag_sample_interval long.",
+							&pgrepl_lag_stall_after,
+							60,
+							1, INT_MAX,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);

@@ -27,6 +27,11 @@ extern int	pgrepl_cert_renew_before;
 /* pgrepl_admin.cert_check_interval, in seconds */
 extern int	pgrepl_cert_check_interval;
 
+/* pgrepl_admin.lag_warn_bytes (kB), lag_warn_time (ms), lag_stall_after (s) */
+extern int	pgrepl_lag_warn_bytes;
+extern int	pgrepl_lag_warn_time;
+extern int	pgrepl_lag_stall_after;
+
 extern void pgrepl_define_settings(void);
 
 #endif							/* PGREPL_SETTINGS_H */
