@@ -165,13 +165,15 @@ rows AS (
     LEFT JOIN @extschema@.standbys r ON r.name = s.application_name
     LEFT JOIN slots sl ON sl.active_pid = s.pid
     UNION ALL
-    -- every registered standby that is not connected
+    -- every registered standby that is not connected (on a primary: on a
+    -- standby, the replicated registrations are the primary's standbys)
     SELECT r.name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, r.slot_name, sl.wal_status, sl.restart_lsn, sl.safe_wal_size,
            'disconnected'
     FROM @extschema@.standbys r
     LEFT JOIN slots sl ON sl.slot_name = r.slot_name
     WHERE NOT EXISTS (SELECT 1 FROM senders s WHERE s.application_name = r.name)
+      AND NOT pg_catalog.pg_is_in_recovery()
     UNION ALL
     -- every inactive slot holding WAL that no registered standby owns
     SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
