@@ -131,98 +131,141 @@ $$;
 COMMENT ON FUNCTION @extschema@.wal_position() IS
 'The WAL position replication lag is measured against: pg_current_wal_lsn() on a primary, pg_last_wal_receive_lsn() on a standby.';
 
+-- The rows behind the replication_lag view.  PL/pgSQL keeps the query's
+-- plan for the session, so a dashboard that polls the view does not plan
+-- this query again each time.
+CREATE FUNCTION @extschema@.replication_lag(
+    OUT standby_name text,
+    OUT application_name text,
+    OUT client_addr inet,
+    OUT pid integer,
+    OUT state text,
+    OUT sync_state text,
+    OUT sent_lsn pg_lsn,
+    OUT write_lsn pg_lsn,
+    OUT flush_lsn pg_lsn,
+    OUT replay_lsn pg_lsn,
+    OUT sent_lag_bytes numeric,
+    OUT write_lag_bytes numeric,
+    OUT flush_lag_bytes numeric,
+    OUT replay_lag_bytes numeric,
+    OUT write_lag interval,
+    OUT flush_lag interval,
+    OUT replay_lag interval,
+    OUT reply_age interval,
+    OUT slot_name name,
+    OUT slot_wal_status text,
+    OUT slot_retained_bytes numeric,
+    OUT slot_safe_wal_size bigint,
+    OUT status text)
+RETURNS SETOF record
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        WITH here AS MATERIALIZED (
+            -- once per query, not once per use
+            SELECT @extschema@.wal_position() AS lsn,
+                   COALESCE(pg_catalog.pg_size_bytes(pg_catalog.current_setting('pgrepl_admin.lag_warn_bytes', true)),
+                            16777216) AS warn_bytes,
+                   COALESCE(pg_catalog.current_setting('pgrepl_admin.lag_warn_time', true)::interval,
+                            interval '30 seconds') AS warn_time,
+                   COALESCE(pg_catalog.current_setting('pgrepl_admin.lag_stall_after', true)::interval,
+                            interval '60 seconds') AS stall_after
+        ),
+        senders AS (
+            -- what pg_stat_replication joins, with only the columns used
+            SELECT w.*, a.application_name, a.client_addr
+            FROM pg_catalog.pg_stat_get_wal_senders() w
+            LEFT JOIN pg_catalog.pg_stat_get_activity(NULL) a ON a.pid = w.pid
+        ),
+        slots AS (
+            SELECT slot_name, active, active_pid, wal_status, restart_lsn, safe_wal_size
+            FROM pg_catalog.pg_replication_slots
+            WHERE slot_type = 'physical'
+        ),
+        rows AS (
+            -- every connected walsender
+            SELECT COALESCE(r.name, s.application_name) AS standby_name, s.application_name,
+                   s.client_addr, s.pid, s.state, s.sync_state,
+                   s.sent_lsn, s.write_lsn, s.flush_lsn, s.replay_lsn,
+                   s.write_lag, s.flush_lag, s.replay_lag, s.reply_time,
+                   COALESCE(sl.slot_name, r.slot_name) AS slot_name,
+                   sl.wal_status, sl.restart_lsn, sl.safe_wal_size, 'connected' AS kind
+            FROM senders s
+            LEFT JOIN @extschema@.standbys r ON r.name = s.application_name
+            LEFT JOIN slots sl ON sl.active_pid = s.pid
+            UNION ALL
+            -- every registered standby that is not connected (on a primary: on a
+            -- standby, the replicated registrations are the primary's standbys)
+            SELECT r.name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                   NULL, NULL, NULL, NULL, r.slot_name, sl.wal_status, sl.restart_lsn, sl.safe_wal_size,
+                   'disconnected'
+            FROM @extschema@.standbys r
+            LEFT JOIN slots sl ON sl.slot_name = r.slot_name
+            WHERE NOT EXISTS (SELECT 1 FROM senders s WHERE s.application_name = r.name)
+              AND NOT pg_catalog.pg_is_in_recovery()
+            UNION ALL
+            -- every inactive slot holding WAL that no registered standby owns
+            SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                   NULL, NULL, NULL, NULL, sl.slot_name, sl.wal_status, sl.restart_lsn, sl.safe_wal_size,
+                   'orphan'
+            FROM slots sl
+            WHERE NOT sl.active AND sl.restart_lsn IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM @extschema@.standbys r WHERE r.slot_name = sl.slot_name)
+        ),
+        measured AS (
+            SELECT rows.*, here.*,
+                   pg_catalog.pg_wal_lsn_diff(here.lsn, rows.replay_lsn) AS replay_bytes,
+                   COALESCE(rows.replay_lag,
+                            CASE WHEN rows.replay_lsn >= here.lsn THEN interval '0' END) AS replay_interval,
+                   -- stalled: the newest sample older than stall_after shows the same
+                   -- replay position, and the primary's WAL has moved since
+                   CASE WHEN rows.kind = 'connected' AND rows.state = 'streaming' AND rows.replay_lsn < here.lsn
+                   THEN EXISTS (SELECT 1
+                                FROM (SELECT h.replay_lsn, h.wal_lsn
+                                      FROM @extschema@.lag_history h
+                                      WHERE h.standby_name = rows.standby_name
+                                        AND h.sampled_at <= pg_catalog.now() - here.stall_after
+                                      ORDER BY h.sampled_at DESC LIMIT 1) last
+                                WHERE last.replay_lsn = rows.replay_lsn AND last.wal_lsn < here.lsn)
+                   ELSE false END AS stalled
+            FROM rows CROSS JOIN here
+        )
+        SELECT standby_name, application_name, client_addr, pid, state, sync_state,
+               sent_lsn, write_lsn, flush_lsn, replay_lsn,
+               pg_catalog.pg_wal_lsn_diff(lsn, sent_lsn) AS sent_lag_bytes,
+               pg_catalog.pg_wal_lsn_diff(lsn, write_lsn) AS write_lag_bytes,
+               pg_catalog.pg_wal_lsn_diff(lsn, flush_lsn) AS flush_lag_bytes,
+               replay_bytes AS replay_lag_bytes,
+               COALESCE(write_lag, CASE WHEN write_lsn >= lsn THEN interval '0' END) AS write_lag,
+               COALESCE(flush_lag, CASE WHEN flush_lsn >= lsn THEN interval '0' END) AS flush_lag,
+               replay_interval AS replay_lag,
+               pg_catalog.now() - reply_time AS reply_age,
+               slot_name,
+               wal_status AS slot_wal_status,
+               pg_catalog.pg_wal_lsn_diff(lsn, restart_lsn) AS slot_retained_bytes,
+               safe_wal_size AS slot_safe_wal_size,
+               CASE
+                   WHEN kind = 'orphan' THEN 'orphaned-slot'
+                   WHEN kind = 'disconnected' THEN 'disconnected'
+                   WHEN state IS DISTINCT FROM 'streaming' THEN 'catchup'
+                   WHEN stalled THEN 'stalled'
+                   WHEN replay_bytes > warn_bytes OR replay_interval > warn_time THEN 'lagging'
+                   ELSE 'streaming'
+               END AS status
+        FROM measured;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.replication_lag() IS
+'The rows of the replication_lag view.';
+REVOKE ALL ON FUNCTION @extschema@.replication_lag() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.replication_lag() TO pg_monitor;
+
 CREATE VIEW @extschema@.replication_lag AS
-WITH here AS (
-    SELECT @extschema@.wal_position() AS lsn,
-           COALESCE(pg_catalog.pg_size_bytes(pg_catalog.current_setting('pgrepl_admin.lag_warn_bytes', true)),
-                    16777216) AS warn_bytes,
-           COALESCE(pg_catalog.current_setting('pgrepl_admin.lag_warn_time', true)::interval,
-                    interval '30 seconds') AS warn_time,
-           COALESCE(pg_catalog.current_setting('pgrepl_admin.lag_stall_after', true)::interval,
-                    interval '60 seconds') AS stall_after
-),
-senders AS (
-    -- pg_stat_get_wal_senders() with the activity of each sender only,
-    -- cheaper than pg_stat_replication's scan of every backend
-    SELECT w.*, a.application_name, a.client_addr
-    FROM pg_catalog.pg_stat_get_wal_senders() w
-    LEFT JOIN LATERAL pg_catalog.pg_stat_get_activity(w.pid) a ON true
-),
-slots AS (
-    SELECT slot_name, active, active_pid, wal_status, restart_lsn, safe_wal_size
-    FROM pg_catalog.pg_replication_slots
-    WHERE slot_type = 'physical'
-),
-rows AS (
-    -- every connected walsender
-    SELECT COALESCE(r.name, s.application_name) AS standby_name, s.application_name,
-           s.client_addr, s.pid, s.state, s.sync_state,
-           s.sent_lsn, s.write_lsn, s.flush_lsn, s.replay_lsn,
-           s.write_lag, s.flush_lag, s.replay_lag, s.reply_time,
-           COALESCE(sl.slot_name, r.slot_name) AS slot_name,
-           sl.wal_status, sl.restart_lsn, sl.safe_wal_size, 'connected' AS kind
-    FROM senders s
-    LEFT JOIN @extschema@.standbys r ON r.name = s.application_name
-    LEFT JOIN slots sl ON sl.active_pid = s.pid
-    UNION ALL
-    -- every registered standby that is not connected (on a primary: on a
-    -- standby, the replicated registrations are the primary's standbys)
-    SELECT r.name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, r.slot_name, sl.wal_status, sl.restart_lsn, sl.safe_wal_size,
-           'disconnected'
-    FROM @extschema@.standbys r
-    LEFT JOIN slots sl ON sl.slot_name = r.slot_name
-    WHERE NOT EXISTS (SELECT 1 FROM senders s WHERE s.application_name = r.name)
-      AND NOT pg_catalog.pg_is_in_recovery()
-    UNION ALL
-    -- every inactive slot holding WAL that no registered standby owns
-    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, sl.slot_name, sl.wal_status, sl.restart_lsn, sl.safe_wal_size,
-           'orphan'
-    FROM slots sl
-    WHERE NOT sl.active AND sl.restart_lsn IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM @extschema@.standbys r WHERE r.slot_name = sl.slot_name)
-),
-measured AS (
-    SELECT rows.*, here.*,
-           pg_catalog.pg_wal_lsn_diff(here.lsn, rows.replay_lsn) AS replay_bytes,
-           COALESCE(rows.replay_lag,
-                    CASE WHEN rows.replay_lsn >= here.lsn THEN interval '0' END) AS replay_interval,
-           -- stalled: the newest sample older than stall_after shows the same
-           -- replay position, and the primary's WAL has moved since
-           (rows.kind = 'connected' AND rows.state = 'streaming' AND rows.replay_lsn < here.lsn
-            AND EXISTS (SELECT 1
-                        FROM (SELECT h.replay_lsn, h.wal_lsn
-                              FROM @extschema@.lag_history h
-                              WHERE h.standby_name = rows.standby_name
-                                AND h.sampled_at <= pg_catalog.now() - here.stall_after
-                              ORDER BY h.sampled_at DESC LIMIT 1) last
-                        WHERE last.replay_lsn = rows.replay_lsn AND last.wal_lsn < here.lsn)) AS stalled
-    FROM rows CROSS JOIN here
-)
-SELECT standby_name, application_name, client_addr, pid, state, sync_state,
-       sent_lsn, write_lsn, flush_lsn, replay_lsn,
-       pg_catalog.pg_wal_lsn_diff(lsn, sent_lsn) AS sent_lag_bytes,
-       pg_catalog.pg_wal_lsn_diff(lsn, write_lsn) AS write_lag_bytes,
-       pg_catalog.pg_wal_lsn_diff(lsn, flush_lsn) AS flush_lag_bytes,
-       replay_bytes AS replay_lag_bytes,
-       COALESCE(write_lag, CASE WHEN write_lsn >= lsn THEN interval '0' END) AS write_lag,
-       COALESCE(flush_lag, CASE WHEN flush_lsn >= lsn THEN interval '0' END) AS flush_lag,
-       replay_interval AS replay_lag,
-       pg_catalog.now() - reply_time AS reply_age,
-       slot_name,
-       wal_status AS slot_wal_status,
-       pg_catalog.pg_wal_lsn_diff(lsn, restart_lsn) AS slot_retained_bytes,
-       safe_wal_size AS slot_safe_wal_size,
-       CASE
-           WHEN kind = 'orphan' THEN 'orphaned-slot'
-           WHEN kind = 'disconnected' THEN 'disconnected'
-           WHEN state IS DISTINCT FROM 'streaming' THEN 'catchup'
-           WHEN stalled THEN 'stalled'
-           WHEN replay_bytes > warn_bytes OR replay_interval > warn_time THEN 'lagging'
-           ELSE 'streaming'
-       END AS status
-FROM measured;
+    SELECT * FROM @extschema@.replication_lag();
 
 COMMENT ON VIEW @extschema@.replication_lag IS
 'One row per connected walsender, per registered standby that is not connected, and per inactive slot holding WAL that no registered standby owns: positions, lags in bytes (numbers) and time (zero once caught up), slot retention and a status (streaming, catchup, lagging, stalled, disconnected, orphaned-slot).';

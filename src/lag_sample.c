@@ -10,7 +10,9 @@
  * detection reads back.  Comparing each standby's new status with its
  * previous sample, the task logs one WARNING when a standby becomes
  * lagging, stalled or disconnected and one LOG when it recovers, and
- * nothing while a state holds.  It writes, so it runs on a primary only.
+ * nothing while a state holds.  Samples older than
+ * pgrepl_admin.lag_history_retention are pruned once a minute.  It writes,
+ * so it runs on a primary only.
  * SQL is the clearest way to say it.
  *
  *-------------------------------------------------------------------------
@@ -20,8 +22,13 @@
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 
+#include "utils/timestamp.h"
+
 #include "lag_sample.h"
 #include "settings.h"
+
+/* old samples are pruned at most this often */
+#define PRUNE_INTERVAL_MS (60 * 1000)
 
 static const char *const insert_sample_sql =
 "WITH ins AS ("
@@ -95,25 +102,57 @@ log_transitions(void)
 }
 
 /*
+ * keep_plan
+ *		Prepare a statement once per worker process and keep its plan: the
+ *		sample runs every few seconds for the life of the worker.
+ */
+static SPIPlanPtr
+keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*plan = p;
+	}
+	return *plan;
+}
+
+/*
  * lag_sample_run
- *		Insert one sample of replication_lag, log status changes, and prune
- *		old samples.
+ *		Insert one sample of replication_lag and log status changes; prune
+ *		old samples once a minute, and at once when the retention changed.
  */
 static void
 lag_sample_run(void)
 {
+	static SPIPlanPtr insert_plan = NULL;
+	static SPIPlanPtr prune_plan = NULL;
+	static TimestampTz last_prune = 0;
+	static int	pruned_with_retention = -1;
 	Oid			argtypes[1] = {FLOAT8OID};
 	Datum		args[1] = {Float8GetDatum((double) pgrepl_lag_history_retention)};
+	TimestampTz now = GetCurrentTimestamp();
 	int			rc;
 
-	rc = SPI_execute(insert_sample_sql, false, 0);
+	rc = SPI_execute_plan(keep_plan(&insert_plan, insert_sample_sql, 0, NULL), NULL, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "inserting a lag sample failed: %s", SPI_result_code_string(rc));
 	log_transitions();
 
-	rc = SPI_execute_with_args(prune_sql, 1, argtypes, args, NULL, false, 0);
-	if (rc != SPI_OK_DELETE)
-		elog(ERROR, "pruning lag_history failed: %s", SPI_result_code_string(rc));
+	if (TimestampDifferenceExceeds(last_prune, now, PRUNE_INTERVAL_MS) ||
+		pruned_with_retention != pgrepl_lag_history_retention)
+	{
+		rc = SPI_execute_plan(keep_plan(&prune_plan, prune_sql, 1, argtypes), args, NULL, false, 0);
+		if (rc != SPI_OK_DELETE)
+			elog(ERROR, "pruning lag_history failed: %s", SPI_result_code_string(rc));
+		last_prune = now;
+		pruned_with_retention = pgrepl_lag_history_retention;
+	}
 }
 
 const MaintenanceTask lag_sample_task = {
