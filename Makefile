@@ -19,6 +19,7 @@ OBJS = \
 	src/server_config.o \
 	src/settings.o \
 	src/shmem.o \
+	src/sql_version.o \
 	src/task_registry.o \
 	src/tls_probe.o \
 	src/worker.o \
@@ -28,7 +29,8 @@ EXTENSION = pgrepl_admin
 DATA = pgrepl_admin--1.0.sql
 PGFILEDESC = "pgrepl_admin - administer streaming replication from SQL"
 
-PG_CPPFLAGS = -I$(srcdir)/src
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(srcdir)/pgrepl_admin.control)
+PG_CPPFLAGS = -I$(srcdir)/src -DPGREPL_VERSION=\"$(EXTVERSION)\"
 SHLIB_LINK += -lssl -lcrypto
 
 REGRESS = setup worker_status settings prepare_primary certificates monitoring

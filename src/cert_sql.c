@@ -25,6 +25,7 @@
 #include "cert_ops.h"
 #include "cert_sql.h"
 #include "tls_probe.h"
+#include "sql_version.h"
 
 #define CERTIFICATES_COLS 14
 #define CLIENT_CERT_COLS 4
@@ -150,6 +151,7 @@ certificates(PG_FUNCTION_ARGS)
 	char	   *served = NULL;
 	ListCell   *lc;
 
+	pgrepl_require_sql_version();
 	InitMaterializedSRF(fcinfo, 0);
 	entries = cert_store_entries(CERT_KINDS_ALL);
 	if (cert_store_entry(entries, CERT_KIND_SERVER) != NULL)
@@ -179,6 +181,7 @@ ca_init(PG_FUNCTION_ARGS)
 	CertKeyType key_type;
 	CertEntry  *entry;
 
+	pgrepl_require_sql_version();
 	require_arg(fcinfo, 0, "common_name");
 	require_arg(fcinfo, 1, "valid_for");
 	require_arg(fcinfo, 2, "key_type");
@@ -249,6 +252,7 @@ ca_retire(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	bool		retired;
 
+	pgrepl_require_sql_version();
 	require_arg(fcinfo, 0, "serial");
 	serial = normalize_serial(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 
@@ -291,8 +295,10 @@ ca_retire(PG_FUNCTION_ARGS)
 Datum
 ca_certificate(PG_FUNCTION_ARGS)
 {
-	char	   *bundle = cert_store_bundle();
+	char	   *bundle;
 
+	pgrepl_require_sql_version();
+	bundle = cert_store_bundle();
 	if (bundle == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -351,6 +357,7 @@ rotate_server_cert(PG_FUNCTION_ARGS)
 	int64		seconds;
 	CertKeyType key_type;
 
+	pgrepl_require_sql_version();
 	require_arg(fcinfo, 1, "valid_for");
 	require_arg(fcinfo, 2, "key_type");
 	hostnames = PG_ARGISNULL(0) ? cert_default_hostnames() : hostnames_arg(PG_GETARG_ARRAYTYPE_P(0));
@@ -378,6 +385,7 @@ issue_client_cert(PG_FUNCTION_ARGS)
 	Datum		values[CLIENT_CERT_COLS];
 	bool		nulls[CLIENT_CERT_COLS] = {0};
 
+	pgrepl_require_sql_version();
 	require_arg(fcinfo, 0, "role_name");
 	require_arg(fcinfo, 1, "valid_for");
 	require_arg(fcinfo, 2, "key_type");

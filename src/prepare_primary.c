@@ -53,6 +53,7 @@
 
 #include "prepare_primary.h"
 #include "server_config.h"
+#include "sql_version.h"
 
 #define PREPARE_PRIMARY_COLS 6
 
@@ -723,6 +724,7 @@ prepare_primary(PG_FUNCTION_ARGS)
 	PlanRow		rows[lengthof(settings)];
 	int			n;
 
+	pgrepl_require_sql_version();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

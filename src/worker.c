@@ -8,8 +8,9 @@
  * starts as soon as the server accepts read-only connections, so it runs on
  * a primary and on a hot standby alike.  Each pass of its loop it:
  *
- *	- checks that the extension exists in its database (if not, it logs
- *	  that once and looks again every EXTENSION_RECHECK_MS);
+ *	- checks that the extension exists in its database at the library's
+ *	  version (if not, it logs that once and looks again every
+ *	  EXTENSION_RECHECK_MS);
  *	- runs each task that is due, in a transaction of its own; a task that
  *	  writes is held back while the server is in recovery and taken up as
  *	  soon as it is promoted;
@@ -29,7 +30,6 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -44,6 +44,7 @@
 
 #include "settings.h"
 #include "shmem.h"
+#include "sql_version.h"
 #include "task.h"
 #include "worker.h"
 
@@ -103,19 +104,22 @@ worker_exit(int code, Datum arg)
 }
 
 /*
- * extension_exists
- *		Whether CREATE EXTENSION pgrepl_admin has been run (and committed)
- *		in the worker's database.
+ * installed_version
+ *		The version of the extension in the worker's database, as committed;
+ *		NULL when CREATE EXTENSION pgrepl_admin has not been run there.
  */
-static bool
-extension_exists(void)
+static char *
+installed_version(MemoryContext cxt)
 {
-	bool		exists;
+	char	   *version;
+	char	   *copy = NULL;
 
 	StartTransactionCommand();
-	exists = OidIsValid(get_extension_oid("pgrepl_admin", true));
+	version = pgrepl_installed_sql_version();
+	if (version != NULL)
+		copy = MemoryContextStrdup(cxt, version);
 	CommitTransactionCommand();
-	return exists;
+	return copy;
 }
 
 /* Delay before retrying a task that failed "failures" times in a row. */
@@ -281,7 +285,12 @@ void
 pgrepl_maintenance_worker_main(Datum main_arg)
 {
 	MemoryContext loop_cxt;
-	bool		said_waiting = false;
+	enum
+	{
+		WAITING_NOTHING,
+		WAITING_CREATE,
+		WAITING_UPDATE
+	}			waiting = WAITING_NOTHING;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -308,6 +317,7 @@ pgrepl_maintenance_worker_main(Datum main_arg)
 	{
 		long		sleep_ms;
 		int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
+		char	   *version;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -318,22 +328,30 @@ pgrepl_maintenance_worker_main(Datum main_arg)
 		}
 
 		MemoryContextSwitchTo(loop_cxt);
-		if (extension_exists())
+		version = installed_version(loop_cxt);
+		if (version != NULL && strcmp(version, PGREPL_VERSION) == 0)
 		{
-			if (said_waiting)
+			if (waiting != WAITING_NOTHING)
 				ereport(LOG,
 						(errmsg("pgrepl_admin maintenance worker found the extension in database \"%s\" and starts its tasks",
 								pgrepl_database)));
-			said_waiting = false;
+			waiting = WAITING_NOTHING;
 			sleep_ms = run_due_tasks(loop_cxt);
 		}
 		else
 		{
-			if (!said_waiting)
+			/* say once what it waits for, and again when that changes */
+			if (version == NULL && waiting != WAITING_CREATE)
 				ereport(LOG,
 						(errmsg("pgrepl_admin maintenance worker is waiting for CREATE EXTENSION pgrepl_admin in database \"%s\"",
 								pgrepl_database)));
-			said_waiting = true;
+			else if (version != NULL && waiting != WAITING_UPDATE)
+				ereport(LOG,
+						(errmsg("pgrepl_admin maintenance worker is waiting for ALTER EXTENSION pgrepl_admin UPDATE in database \"%s\"",
+								pgrepl_database),
+						 errdetail("The SQL objects are version %s, the library is version %s.",
+								   version, PGREPL_VERSION)));
+			waiting = version == NULL ? WAITING_CREATE : WAITING_UPDATE;
 			set_all_task_states(TASK_STATE_WAITING_EXTENSION);
 			sleep_ms = EXTENSION_RECHECK_MS;
 		}

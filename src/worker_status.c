@@ -15,6 +15,7 @@
 #include "shmem.h"
 #include "task.h"
 #include "worker_status.h"
+#include "sql_version.h"
 
 #define WORKER_STATUS_COLS 12
 
@@ -61,6 +62,7 @@ worker_status(PG_FUNCTION_ARGS)
 	TaskStatus	copy[PGREPL_MAX_TASKS];
 	pid_t		worker_pid;
 
+	pgrepl_require_sql_version();
 	pgrepl_require_preload("pgrepl_admin.worker_status");
 
 	LWLockAcquire(pgrepl_shared->lock, LW_SHARED);
