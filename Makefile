@@ -8,6 +8,10 @@
 MODULE_big = pgrepl_admin
 OBJS = \
 	pgrepl_admin.o \
+	src/backup.o \
+	src/backup_history.o \
+	src/backup_slots.o \
+	src/backup_worker.o \
 	src/cert_crypto.o \
 	src/cert_ops.o \
 	src/cert_renew.o \
@@ -19,6 +23,7 @@ OBJS = \
 	src/server_config.o \
 	src/settings.o \
 	src/shmem.o \
+	src/sql_args.o \
 	src/task_registry.o \
 	src/tls_probe.o \
 	src/worker.o \
@@ -31,7 +36,7 @@ PGFILEDESC = "pgrepl_admin - administer streaming replication from SQL"
 PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK += -lssl -lcrypto
 
-REGRESS = setup worker_status settings prepare_primary certificates
+REGRESS = setup worker_status settings prepare_primary certificates backup
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/regress.conf
 
 TAP_TESTS = 1

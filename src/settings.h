@@ -27,6 +27,15 @@ extern int	pgrepl_cert_renew_before;
 /* pgrepl_admin.cert_check_interval, in seconds */
 extern int	pgrepl_cert_check_interval;
 
+/* pgrepl_admin.max_backups: backup slots in shared memory (restart) */
+extern int	pgrepl_max_backups;
+
+/* pgrepl_admin.backup_timeout, in seconds: backup_start's default time-out */
+extern int	pgrepl_backup_timeout;
+
+/* pgrepl_admin.backup_history_retention, in seconds */
+extern int	pgrepl_backup_history_retention;
+
 extern void pgrepl_define_settings(void);
 
 #endif							/* PGREPL_SETTINGS_H */
