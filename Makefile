@@ -31,6 +31,7 @@ OBJS = \
 
 EXTENSION = pgrepl_admin
 DATA = pgrepl_admin--1.0.sql
+SCRIPTS = scripts/pgrepl_clone_standby
 PGFILEDESC = "pgrepl_admin - administer streaming replication from SQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src
