@@ -49,26 +49,37 @@ stop_standby() {
     pg_ctl -D "$dir/standby" -m fast stop >/dev/null 2>&1 || true
 }
 
-# pairs START STOP: seconds for $rounds rounds of START then STOP in one
-# session, after a checkpoint; %d in them is the round's number
+# pairs START STOP [BEFORE]: milliseconds taken by $rounds rounds of BEFORE,
+# START then STOP in one session, after a checkpoint (so that each pays for
+# the pages its own rounds dirty, and no more); %d in them is the round's
+# number.  Only START and STOP are timed.
 pairs() {
-    local t
     sql -c 'CHECKPOINT' >/dev/null
-    t=$(now)
     for i in $(seq 1 "$rounds"); do
-        printf "$1\n$2\n" "$i" "$i"
-    done | sql >/dev/null
-    since "$t"
+        [ -n "${3:-}" ] && echo "\\timing off" && echo "$3" && echo "\\timing on"
+        printf "$1\n" "$i"
+        printf "$2\n" "$i"
+    done | sql -c '\timing on' -f - | awk '/^Time: / { t += $2 } END { printf "%.3f\n", t }'
 }
 
-# backup_mode: "OURS CORE", the time of $rounds backup_start + backup_stop
-# and of $rounds pg_backup_start + pg_backup_stop
+# backup_mode [BEFORE]: "OURS CORE" in seconds: $rounds backup_start +
+# backup_stop, and $rounds pg_backup_start + pg_backup_stop, each measured
+# twice in turn
 backup_mode() {
-    echo "$(pairs "SELECT pgrepl_admin.backup_start('bench_%d', true);" \
-                  "SELECT lsn FROM pgrepl_admin.backup_stop('bench_%d', false);")" \
-         "$(pairs "SELECT pg_backup_start('core_%d', true);" \
-                  "SELECT lsn FROM pg_backup_stop(false) WHERE %d > 0;")"
+    local ours=0 core=0
+    for _ in 1 2; do
+        ours=$(awk -v a="$ours" -v b="$(pairs "SELECT pgrepl_admin.backup_start('bench_%d', true);" \
+                                              "SELECT lsn FROM pgrepl_admin.backup_stop('bench_%d', false);" "${1:-}")" \
+                   'BEGIN { print a + b }')
+        core=$(awk -v a="$core" -v b="$(pairs "SELECT pg_backup_start('core_%d', true);" \
+                                              "SELECT lsn FROM pg_backup_stop(false);" "${1:-}")" \
+                   'BEGIN { print a + b }')
+    done
+    awk -v a="$ours" -v b="$core" 'BEGIN { printf "%.3f %.3f\n", a / 1000, b / 1000 }'
 }
+
+# a primary that writes: one small transaction before each backup
+traffic="INSERT INTO bench_traffic VALUES (1);"
 
 # basebackup: seconds until a standby made with pg_basebackup streams
 basebackup() {
@@ -103,11 +114,12 @@ max_replication_slots = 10
 wal_keep_size = '4GB'
 CONF
 pg_ctl -D "$dir/primary" -l "$dir/primary.log" -w start >/dev/null
-sql -c 'CREATE EXTENSION pgrepl_admin'
+sql -c 'CREATE EXTENSION pgrepl_admin' -c 'CREATE TABLE bench_traffic (n int)'
 
 say "== backup mode at scale 1"
 pgbench -h "$dir" -p "$port" -i -s 1 -q postgres >/dev/null 2>&1
 read -r ours1 core1 < <(backup_mode)
+read -r ours1w core1w < <(backup_mode "$traffic")
 
 say "== pgbench -i -s $scale"
 pgbench -h "$dir" -p "$port" -i -s "$scale" -q postgres >/dev/null 2>&1
@@ -115,6 +127,7 @@ sql -c 'VACUUM ANALYZE' -c 'CHECKPOINT' >/dev/null
 size=$(sql -c "SELECT pg_size_pretty(sum(pg_database_size(oid))) FROM pg_database")
 say "== backup mode at scale $scale ($size)"
 read -r oursN coreN < <(backup_mode)
+read -r oursNw coreNw < <(backup_mode "$traffic")
 
 say "== pg_basebackup, fresh"
 bb_fresh=$(basebackup)
@@ -147,7 +160,9 @@ pgbench scale $scale ($size), $(nproc) CPUs, $(date -u +%Y-%m-%d)
 |---|---|---|---|---|
 | fresh standby until it streams | $(secs "$clone_fresh") s (pgrepl_clone_standby) | $(secs "$bb_fresh") s (pg_basebackup) | $(ratio "$clone_fresh" "$bb_fresh")x | <= 2x |
 | resync after ~5% new data until it streams | $(secs "$clone_resync") s (pgrepl_clone_standby re-run) | $(secs "$bb_fresh2") s (fresh pg_basebackup) | $(ratio "$bb_fresh2" "$clone_resync")x faster | >= 3x faster |
-| backup mode, $rounds x start + stop, scale 1 | $(secs "$ours1") s (backup_start + backup_stop) | $(secs "$core1") s (pg_backup_start + pg_backup_stop) | $(ratio "$ours1" "$core1")x | <= 1.2x |
-| backup mode, $rounds x start + stop, scale $scale | $(secs "$oursN") s | $(secs "$coreN") s | $(ratio "$oursN" "$coreN")x | <= 1.2x |
-| backup mode, scale $scale against scale 1 | | | $(ratio "$oursN" "$ours1")x | does not grow |
+| backup mode, 2 x $rounds x start + stop, idle, scale 1 | $(secs "$ours1") s (backup_start + backup_stop) | $(secs "$core1") s (pg_backup_start + pg_backup_stop) | $(ratio "$ours1" "$core1")x | <= 1.2x |
+| backup mode, idle, scale $scale | $(secs "$oursN") s | $(secs "$coreN") s | $(ratio "$oursN" "$coreN")x | <= 1.2x |
+| backup mode, one write before each backup, scale 1 | $(secs "$ours1w") s | $(secs "$core1w") s | $(ratio "$ours1w" "$core1w")x | <= 1.2x |
+| backup mode, one write before each backup, scale $scale | $(secs "$oursNw") s | $(secs "$coreNw") s | $(ratio "$oursNw" "$coreNw")x | <= 1.2x |
+| backup mode (idle), scale $scale against scale 1 | | | $(ratio "$oursN" "$ours1")x | does not grow |
 REPORT

@@ -63,7 +63,8 @@ text_arg(Datum *values, char *nulls, int i, const char *text)
  *		slot, a copy taken by the caller, and return the row's id.  Runs in
  *		the caller's transaction, with SPI connected; waits at most 10 s
  *		for a lock on the table, so that a worker asked to end never hangs
- *		on it.
+ *		on it, and commits without waiting for the WAL flush (a crash may
+ *		lose the row's last write, never a backup).
  */
 int64
 backup_history_save(const BackupSlot *slot, const char *labelfile, const char *spcmapfile)
@@ -92,8 +93,14 @@ backup_history_save(const BackupSlot *slot, const char *labelfile, const char *s
 	text_arg(values, nulls, 10, labelfile);
 	text_arg(values, nulls, 11, spcmapfile);
 
-	if (SPI_execute("SET LOCAL lock_timeout = '10s'", false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not set lock_timeout");
+	/*
+	 * Bookkeeping: no need to wait for the WAL flush of the commit (the
+	 * backup's own WAL records are flushed by the server), and no waiting
+	 * long for a lock.
+	 */
+	if (SPI_execute("SET LOCAL synchronous_commit = off", false, 0) != SPI_OK_UTILITY ||
+		SPI_execute("SET LOCAL lock_timeout = '10s'", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not set synchronous_commit and lock_timeout");
 
 	/* $1 is the row's id, which only the update uses */
 	rc = SPI_execute_with_args(slot->history_id == 0 ? insert_sql : update_sql,

@@ -165,7 +165,8 @@ is($dry, '', 'rsync without --checksum would keep the stale file (same size and 
 stop_writer($h, "$tmp/stop2");
 ok($ok, 're-run over the stale copy: pgrepl_clone_standby succeeds');
 like($out, qr/reusing replication slot "clone"/, 'it reused the slot');
-like($out, qr/update of an existing copy, comparing contents \(--checksum\)/, 'it compared contents');
+like($out, qr/update of an existing copy, comparing contents \(--checksum\) and rewriting changed blocks/,
+	'it compared contents');
 $clone->_update_pid(1);
 check_standby('re-run');
 is(slurp_file($stale_file), slurp_file($source_file), 'the stale file was replaced');
