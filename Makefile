@@ -8,6 +8,10 @@
 MODULE_big = pgrepl_admin
 OBJS = \
 	pgrepl_admin.o \
+	src/backup.o \
+	src/backup_history.o \
+	src/backup_slots.o \
+	src/backup_worker.o \
 	src/cert_crypto.o \
 	src/cert_ops.o \
 	src/cert_renew.o \
@@ -19,6 +23,7 @@ OBJS = \
 	src/server_config.o \
 	src/settings.o \
 	src/shmem.o \
+	src/sql_args.o \
 	src/sql_version.o \
 	src/task_registry.o \
 	src/tls_probe.o \
@@ -27,13 +32,14 @@ OBJS = \
 
 EXTENSION = pgrepl_admin
 DATA = pgrepl_admin--1.0.sql
+SCRIPTS = scripts/pgrepl_clone_standby
 PGFILEDESC = "pgrepl_admin - administer streaming replication from SQL"
 
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(srcdir)/pgrepl_admin.control)
 PG_CPPFLAGS = -I$(srcdir)/src -DPGREPL_VERSION=\"$(EXTVERSION)\"
 SHLIB_LINK += -lssl -lcrypto
 
-REGRESS = setup worker_status settings prepare_primary certificates monitoring
+REGRESS = setup worker_status settings prepare_primary certificates monitoring backup
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/regress.conf
 
 TAP_TESTS = 1

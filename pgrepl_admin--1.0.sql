@@ -417,6 +417,119 @@ COMMENT ON FUNCTION @extschema@.prepare_primary(integer, text, boolean) IS
 
 REVOKE ALL ON FUNCTION @extschema@.prepare_primary(integer, text, boolean) FROM PUBLIC;
 
+-- Backups held by background workers: start in one session, stop in another
+------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.backup_history (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    label       text NOT NULL,
+    state       text NOT NULL
+                CHECK (state IN ('starting', 'running', 'stopping', 'stopped', 'aborted', 'failed')),
+    worker_pid  integer,
+    start_lsn   pg_lsn,
+    started_at  timestamptz NOT NULL,
+    expires_at  timestamptz,
+    stop_lsn    pg_lsn,
+    stopped_at  timestamptz,
+    error       text,
+    labelfile   text,
+    spcmapfile  text
+);
+
+CREATE INDEX backup_history_label_idx ON @extschema@.backup_history (label);
+
+COMMENT ON TABLE @extschema@.backup_history IS
+'Backups started with backup_start(), written by their workers when the backup runs and when it ends; rows are pruned pgrepl_admin.backup_history_retention after the end.';
+COMMENT ON COLUMN @extschema@.backup_history.id IS 'Row number.';
+COMMENT ON COLUMN @extschema@.backup_history.label IS 'The backup''s label.';
+COMMENT ON COLUMN @extschema@.backup_history.state IS 'running while held; then stopped, aborted or failed. A row left running by a crash is shown as failed by the backups view.';
+COMMENT ON COLUMN @extschema@.backup_history.worker_pid IS 'Process id of the worker that held the backup.';
+COMMENT ON COLUMN @extschema@.backup_history.start_lsn IS 'WAL location where the backup started.';
+COMMENT ON COLUMN @extschema@.backup_history.started_at IS 'When backup_start() was called.';
+COMMENT ON COLUMN @extschema@.backup_history.expires_at IS 'When the worker aborts the backup unless it was stopped.';
+COMMENT ON COLUMN @extschema@.backup_history.stop_lsn IS 'WAL location where the backup stopped.';
+COMMENT ON COLUMN @extschema@.backup_history.stopped_at IS 'When the backup ended, however it ended.';
+COMMENT ON COLUMN @extschema@.backup_history.error IS 'Why it was aborted or failed.';
+COMMENT ON COLUMN @extschema@.backup_history.labelfile IS 'Contents of the backup_label file of a stopped backup.';
+COMMENT ON COLUMN @extschema@.backup_history.spcmapfile IS 'Contents of the tablespace_map file of a stopped backup (empty without tablespaces).';
+COMMENT ON INDEX @extschema@.backup_history_label_idx IS 'Look-up by label.';
+COMMENT ON SEQUENCE @extschema@.backup_history_id_seq IS 'Numbers of backup_history rows.';
+
+REVOKE ALL ON @extschema@.backup_history FROM PUBLIC;
+GRANT SELECT ON @extschema@.backup_history TO pg_monitor;
+
+CREATE FUNCTION @extschema@.backup_start(
+    label text,
+    fast boolean DEFAULT true,
+    timeout interval DEFAULT NULL)
+RETURNS pg_lsn
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'backup_start';
+
+COMMENT ON FUNCTION @extschema@.backup_start(text, boolean, interval) IS
+'Starts a non-exclusive backup held by a background worker, so that it outlives this session, and returns its start LSN once it runs. It is aborted after timeout (default pgrepl_admin.backup_timeout) unless stopped.';
+
+CREATE FUNCTION @extschema@.backup_stop(
+    label text,
+    wait_for_archive boolean DEFAULT true)
+RETURNS TABLE (lsn pg_lsn, labelfile text, spcmapfile text)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'backup_stop';
+
+COMMENT ON FUNCTION @extschema@.backup_stop(text, boolean) IS
+'Stops a backup started with backup_start(), from any session: the stop LSN and the contents of backup_label and tablespace_map to write into the copy.';
+
+CREATE FUNCTION @extschema@.backup_abort(label text)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'backup_abort';
+
+COMMENT ON FUNCTION @extschema@.backup_abort(text) IS
+'Aborts a backup started with backup_start(), from any session; false when no backup with that label is in progress.';
+
+CREATE FUNCTION @extschema@.backup_slots(
+    OUT history_id bigint,
+    OUT label text,
+    OUT state text,
+    OUT worker_pid integer,
+    OUT start_lsn pg_lsn,
+    OUT started_at timestamptz,
+    OUT expires_at timestamptz,
+    OUT stop_lsn pg_lsn,
+    OUT stopped_at timestamptz,
+    OUT error text)
+RETURNS SETOF record
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'backup_slots';
+
+COMMENT ON FUNCTION @extschema@.backup_slots() IS
+'The backups in pgrepl_admin''s shared memory: running, or ended since the server started (until their slot is reused); needs pgrepl_admin in shared_preload_libraries.';
+
+CREATE VIEW @extschema@.backups AS
+    WITH live AS MATERIALIZED (SELECT * FROM @extschema@.backup_slots())
+    SELECT label, state, worker_pid, start_lsn, started_at, expires_at, stop_lsn, stopped_at, error
+    FROM live
+    UNION ALL
+    SELECT h.label,
+           CASE WHEN h.state IN ('starting', 'running', 'stopping') THEN 'failed' ELSE h.state END,
+           h.worker_pid, h.start_lsn, h.started_at, h.expires_at, h.stop_lsn, h.stopped_at,
+           CASE WHEN h.state IN ('starting', 'running', 'stopping')
+                THEN 'the server stopped or crashed while the backup was ' || h.state
+                ELSE h.error END
+    FROM @extschema@.backup_history h
+    WHERE NOT EXISTS (SELECT FROM live WHERE live.history_id = h.id);
+
+COMMENT ON VIEW @extschema@.backups IS
+'Backups held by pgrepl_admin''s workers and those of backup_history: label, state (starting, running, stopping, stopped, aborted, failed), worker pid, start and stop LSN and time, expiry, and why an aborted or failed one ended.';
+
+REVOKE ALL ON FUNCTION @extschema@.backup_start(text, boolean, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.backup_stop(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.backup_abort(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.backup_slots() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.backup_slots() TO pg_monitor;
+REVOKE ALL ON @extschema@.backups FROM PUBLIC;
+GRANT SELECT ON @extschema@.backups TO pg_monitor;
+
 ------------------------------------------------------------------------
 -- Health check
 ------------------------------------------------------------------------
@@ -556,6 +669,23 @@ SELECT 'archiving',
        CASE WHEN current_setting('archive_mode') <> 'off' AND a.last_failed_time > COALESCE(a.last_archived_time, '-infinity')
             THEN 'archive_command is failing: WAL piles up in pg_wal. Look at the server log.' END
 FROM pg_stat_archiver a
+UNION ALL
+SELECT 'backups',
+       CASE WHEN NOT preloaded THEN 'ok'
+            WHEN (SELECT count(*) FROM @extschema@.backups b
+                  WHERE b.state IN ('starting', 'running', 'stopping')
+                    AND b.started_at < now() - interval '1 hour') > 0 THEN 'warning'
+            ELSE 'ok' END,
+       CASE WHEN NOT preloaded THEN 'Backups need pgrepl_admin in shared_preload_libraries.'
+            ELSE (SELECT format('%s backup(s) in progress%s.', count(*),
+                                COALESCE(', the oldest started at ' || min(b.started_at), ''))
+                  FROM @extschema@.backups b
+                  WHERE b.state IN ('starting', 'running', 'stopping')) END,
+       CASE WHEN preloaded AND (SELECT count(*) FROM @extschema@.backups b
+                                WHERE b.state IN ('starting', 'running', 'stopping')
+                                  AND b.started_at < now() - interval '1 hour') > 0
+            THEN 'A backup has run for more than an hour: finish it with pgrepl_admin.backup_stop() or give up with pgrepl_admin.backup_abort(); it ends by itself at its time-out.' END
+FROM (SELECT current_setting('shared_preload_libraries') ~ '(^|[\s,])pgrepl_admin([\s,]|$)' AS preloaded) p
 UNION ALL
 SELECT 'maintenance_worker',
        CASE WHEN NOT preloaded THEN 'error'

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo-clusters.sh: the part of the demo that runs as the database's OS user
 # (never root).  It starts a throwaway primary from a default initdb, prepares
-# its settings with pgrepl_admin.prepare_primary(), adds a streaming standby,
+# its settings with pgrepl_admin.prepare_primary(), adds a streaming standby
+# cloned with pgrepl_clone_standby,
 # all on loopback in a temporary directory, runs a little workload and shows
 # what pgrepl_admin reports about both, then stops them and removes
 # everything.
@@ -70,14 +71,17 @@ sql "$port" -c "SELECT name, setting FROM pg_settings
                 WHERE name IN ('listen_addresses', 'wal_level', 'max_wal_senders', 'wal_log_hints',
                                'max_slot_wal_keep_size') OR pending_restart ORDER BY name"
 
-step "A standby on 127.0.0.1:$standby_port, cloned with pg_basebackup and streaming ($dir/standby)"
-pg_basebackup -h "$dir" -p "$port" -D "$dir/standby" -R -X stream -c fast -C -S demo_standby
-cat >> "$dir/standby/postgresql.conf" <<CONF
-port = $standby_port
-cluster_name = 'demo_standby'
-CONF
-pg_ctl -D "$dir/standby" -l "$dir/standby.log" -w start >/dev/null
+step "A standby on port $standby_port, cloned with pgrepl_clone_standby while a worker holds a backup ($dir/standby)"
+pgrepl_clone_standby --primary "host=$dir port=$port dbname=postgres" \
+    --source "$dir/primary" --target "$dir/standby" --name demo_standby \
+    --primary-conninfo "host=$dir port=$port" --slot demo_standby --create-slot \
+    --set "port=$standby_port" --set cluster_name=demo_standby \
+    --log "$dir/standby.log" --start
 wait_for "$port" "SELECT count(*) = 1 FROM pg_stat_replication WHERE application_name = 'demo_standby' AND state = 'streaming'"
+
+step "The backup the clone held, stopped from another session than the one that started it (pgrepl_admin.backups)"
+sql "$port" -c "SELECT label, state, start_lsn, stop_lsn, stopped_at - started_at AS backup_mode_lasted
+                FROM pgrepl_admin.backups ORDER BY started_at"
 
 step "Some writes on the primary, read back on the standby"
 sql "$port" -c 'CREATE TABLE demo_orders AS SELECT g AS id, now() AS placed_at FROM generate_series(1, 100000) g'

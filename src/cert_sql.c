@@ -24,6 +24,7 @@
 
 #include "cert_ops.h"
 #include "cert_sql.h"
+#include "sql_args.h"
 #include "tls_probe.h"
 #include "sql_version.h"
 
@@ -37,16 +38,6 @@ PG_FUNCTION_INFO_V1(ca_retire);
 PG_FUNCTION_INFO_V1(ca_certificate);
 PG_FUNCTION_INFO_V1(rotate_server_cert);
 PG_FUNCTION_INFO_V1(issue_client_cert);
-
-/* Error out when argument n (named name) is NULL. */
-static void
-require_arg(FunctionCallInfo fcinfo, int n, const char *name)
-{
-	if (PG_ARGISNULL(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", name)));
-}
 
 /* A subject common name: 1 to 64 characters, none of them control characters. */
 static void

@@ -30,6 +30,11 @@ bool		pgrepl_cert_auto_renew = true;
 int			pgrepl_cert_renew_before = 30 * 24 * 60 * 60;
 int			pgrepl_cert_check_interval = 60 * 60;
 
+/* backups held by background workers */
+int			pgrepl_max_backups = 4;
+int			pgrepl_backup_timeout = 12 * 60 * 60;
+int			pgrepl_backup_history_retention = 30 * 24 * 60 * 60;
+
 /*
  * pgrepl_define_settings
  *		Define all settings; called once from _PG_init.
@@ -124,6 +129,38 @@ pgrepl_define_settings(void)
 							&pgrepl_cert_check_interval,
 							60 * 60,
 							1, 24 * 60 * 60,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	/* backups held by background workers */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("pgrepl_admin.max_backups",
+								"Maximum number of backups held by pgrepl_admin at the same time.",
+								"Each takes a background worker slot (max_worker_processes) while it runs.",
+								&pgrepl_max_backups,
+								4,
+								1, 64,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgrepl_admin.backup_timeout",
+							"Default time after which a backup started with pgrepl_admin.backup_start() is aborted.",
+							"backup_start's timeout argument overrides it.",
+							&pgrepl_backup_timeout,
+							12 * 60 * 60,
+							1, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgrepl_admin.backup_history_retention",
+							"How long rows of pgrepl_admin.backup_history are kept after their backup ended.",
+							NULL,
+							&pgrepl_backup_history_retention,
+							30 * 24 * 60 * 60,
+							60, INT_MAX,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);

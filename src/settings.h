@@ -32,6 +32,15 @@ extern int	pgrepl_lag_warn_bytes;
 extern int	pgrepl_lag_warn_time;
 extern int	pgrepl_lag_stall_after;
 
+/* pgrepl_admin.max_backups: backup slots in shared memory (restart) */
+extern int	pgrepl_max_backups;
+
+/* pgrepl_admin.backup_timeout, in seconds: backup_start's default time-out */
+extern int	pgrepl_backup_timeout;
+
+/* pgrepl_admin.backup_history_retention, in seconds */
+extern int	pgrepl_backup_history_retention;
+
 extern void pgrepl_define_settings(void);
 
 #endif							/* PGREPL_SETTINGS_H */

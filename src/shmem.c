@@ -14,6 +14,7 @@
 
 #include "storage/shmem.h"
 
+#include "backup_slots.h"
 #include "shmem.h"
 
 #define PGREPL_LWLOCK_TRANCHE "pgrepl_admin"
@@ -35,6 +36,9 @@ pgrepl_shmem_request(void)
 {
 	RequestAddinShmemSpace(pgrepl_shmem_size());
 	RequestNamedLWLockTranche(PGREPL_LWLOCK_TRANCHE, 1);
+
+	/* backups held by background workers */
+	backup_slots_shmem_request();
 }
 
 /*
@@ -53,6 +57,10 @@ pgrepl_shmem_startup(void)
 		memset(pgrepl_shared, 0, pgrepl_shmem_size());
 		pgrepl_shared->lock = &(GetNamedLWLockTranche(PGREPL_LWLOCK_TRANCHE))->lock;
 	}
+
+	/* backups held by background workers */
+	backup_slots_shmem_startup();
+
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include "backup_history.h"
 #include "cert_renew.h"
 #include "lag_sample.h"
 #include "shmem.h"
@@ -19,6 +20,7 @@
 const MaintenanceTask *const pgrepl_tasks[] = {
 	&lag_sample_task,
 	&cert_renew_task,
+	&backup_history_prune_task,
 };
 
 const int	pgrepl_task_count = lengthof(pgrepl_tasks);

@@ -22,7 +22,8 @@ my $section = '';
 for my $line (split /\n/, $readme)
 {
 	$section = $1 if $line =~ /^## (.*)/;
-	if ($line =~ /^#+ (?:Function )?`(\w+)\((.*?)\)(?: RETURNS [^`]*)?`/)
+	# a heading, or a definition-list term, that starts with the signature
+	if ($line =~ /^(?:#+ (?:Function )?)?`(\w+)\((.*?)\)(?: RETURNS [^`]*)?`\s*$/)
 	{
 		my ($name, $args) = ($1, $2);
 		my @args;

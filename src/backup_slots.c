@@ -1,0 +1,164 @@
+/*-------------------------------------------------------------------------
+ *
+ * backup_slots.c
+ *	  The shared-memory slots of the backups held by backup workers.
+ *
+ * A session that calls backup_start takes a slot (under the lock), fills in
+ * the label and what the worker needs, and starts the worker; from then on
+ * the worker publishes the backup's state, LSNs and error there, and any
+ * session asks it to stop or abort by setting the slot's request and its
+ * latch.  Every change of state is broadcast on one condition variable, on
+ * which sessions wait.  A slot whose backup has ended keeps its last state
+ * until a new backup takes it; the generation number tells a worker (and
+ * its exit callback) whether the slot is still its own.
+ *
+ * The number of slots is pgrepl_admin.max_backups, read by the postmaster
+ * when it sizes shared memory (shmem.c calls the two functions below).
+ * The shared memory is rebuilt empty after a crash: backups in the server
+ * do not survive one either.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "storage/shmem.h"
+
+#include "backup_slots.h"
+#include "settings.h"
+
+#define BACKUP_LWLOCK_TRANCHE "pgrepl_admin backups"
+
+BackupShared *backup_shared = NULL;
+
+static Size
+backup_slots_shmem_size(void)
+{
+	return add_size(offsetof(BackupShared, slots),
+					mul_size(pgrepl_max_backups, sizeof(BackupSlot)));
+}
+
+/*
+ * backup_slots_shmem_request
+ *		Reserve the slots and their lock; only valid in a shmem_request_hook.
+ */
+void
+backup_slots_shmem_request(void)
+{
+	RequestAddinShmemSpace(backup_slots_shmem_size());
+	RequestNamedLWLockTranche(BACKUP_LWLOCK_TRANCHE, 1);
+}
+
+/*
+ * backup_slots_shmem_startup
+ *		Attach to (and the first time, initialise) the slots.  The caller
+ *		holds AddinShmemInitLock.
+ */
+void
+backup_slots_shmem_startup(void)
+{
+	bool		found;
+
+	backup_shared = ShmemInitStruct("pgrepl_admin backups", backup_slots_shmem_size(), &found);
+	if (!found)
+	{
+		memset(backup_shared, 0, backup_slots_shmem_size());
+		backup_shared->lock = &(GetNamedLWLockTranche(BACKUP_LWLOCK_TRANCHE))->lock;
+		ConditionVariableInit(&backup_shared->changed);
+		backup_shared->nslots = pgrepl_max_backups;
+		for (int i = 0; i < backup_shared->nslots; i++)
+			backup_shared->slots[i].result = DSM_HANDLE_INVALID;
+	}
+}
+
+/* The name of a state, as the backups view shows it. */
+const char *
+backup_state_name(BackupState state)
+{
+	switch (state)
+	{
+		case BACKUP_FREE:
+			return "free";
+		case BACKUP_STARTING:
+			return "starting";
+		case BACKUP_RUNNING:
+			return "running";
+		case BACKUP_STOPPING:
+			return "stopping";
+		case BACKUP_STOPPED:
+			return "stopped";
+		case BACKUP_ABORTED:
+			return "aborted";
+		case BACKUP_FAILED:
+			return "failed";
+	}
+	return "unknown";
+}
+
+/* Whether a backup in this state has ended (or never was). */
+bool
+backup_state_is_final(BackupState state)
+{
+	return state == BACKUP_FREE || state == BACKUP_STOPPED ||
+		state == BACKUP_ABORTED || state == BACKUP_FAILED;
+}
+
+/*
+ * backup_slot_by_label
+ *		The slot holding the backup with this label; with unfinished_only,
+ *		only one that has not ended.  When several ended backups had the
+ *		label, the latest one.  The caller holds the lock.
+ */
+BackupSlot *
+backup_slot_by_label(const char *label, bool unfinished_only)
+{
+	BackupSlot *found = NULL;
+
+	for (int i = 0; i < backup_shared->nslots; i++)
+	{
+		BackupSlot *slot = &backup_shared->slots[i];
+
+		if (slot->state == BACKUP_FREE || strcmp(slot->label, label) != 0)
+			continue;
+		if (!backup_state_is_final(slot->state))
+			return slot;
+		if (!unfinished_only &&
+			(found == NULL || slot->started_at > found->started_at))
+			found = slot;
+	}
+	return found;
+}
+
+/*
+ * backup_slot_for
+ *		Slot number index if it still belongs to the given generation, else
+ *		NULL.  The caller holds the lock.
+ */
+BackupSlot *
+backup_slot_for(int index, uint64 generation)
+{
+	BackupSlot *slot;
+
+	if (index < 0 || index >= backup_shared->nslots)
+		return NULL;
+	slot = &backup_shared->slots[index];
+	return slot->generation == generation ? slot : NULL;
+}
+
+/* Set the slot's error message.  The caller holds the lock exclusively. */
+void
+backup_slot_set_error(BackupSlot *slot, const char *fmt,...)
+{
+	va_list		args;
+
+	va_start(args, fmt);
+	vsnprintf(slot->error, BACKUP_ERROR_LEN, fmt, args);
+	va_end(args);
+}
+
+/* Wake the slot's worker, if it runs yet.  The caller holds the lock. */
+void
+backup_slot_wake_worker(BackupSlot *slot)
+{
+	if (slot->worker_latch != NULL)
+		SetLatch(slot->worker_latch);
+}

@@ -1,0 +1,463 @@
+/*-------------------------------------------------------------------------
+ *
+ * backup_worker.c
+ *	  The backup worker: a dynamic background worker that starts one
+ *	  non-exclusive backup, holds it, and ends it.
+ *
+ * Since PostgreSQL 15 a backup belongs to the process that started it and
+ * ends with that process, so a session that wants a backup to outlive it
+ * (a copy driven by a script over several connections, a filesystem
+ * snapshot) cannot hold it itself.  backup_start() starts one of these
+ * workers for each backup.  The worker connects to the database backup_start
+ * was called from and:
+ *
+ *	- runs pg_backup_start(label, fast) through SPI, writes the backup's row
+ *	  into pgrepl_admin.backup_history and publishes the start LSN in its
+ *	  shared-memory slot (state running);
+ *	- sleeps on its latch until a session asks it to stop or abort, or the
+ *	  backup's expiry passes;
+ *	- on a stop request runs pg_backup_stop(wait_for_archive), hands the
+ *	  label and tablespace map files to the asking session in a pinned
+ *	  dynamic shared memory segment (they have no size bound), records them
+ *	  in backup_history and publishes stopped;
+ *	- on an abort request, its time-out or SIGTERM (pg_terminate_backend,
+ *	  server shutdown) ends the backup in the server first, then records
+ *	  and publishes aborted with the reason, and logs it;
+ *	- on an error, ends the backup the same way and publishes failed.
+ *
+ * It then exits; it is never restarted.  If it exits any other way (a FATAL
+ * while waiting for WAL archiving, the postmaster's death), the server's own
+ * abort handler ends the backup and backup_worker_exit, which runs after
+ * it, publishes failed or aborted.  After a crash the shared memory starts
+ * empty, and the row it left "running" is shown as failed by the view.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "backup_history.h"
+#include "backup_slots.h"
+#include "backup_worker.h"
+
+#define BACKUP_WORKER_TYPE "pgrepl_admin backup"
+
+/* this worker's slot, and its generation */
+static int	my_index = -1;
+static uint64 my_generation = 0;
+
+/* what a transaction's work needs and returns */
+typedef struct BackupStep
+{
+	BackupSlot	slot;			/* a copy of the slot */
+	bool		wait_for_archive;
+	XLogRecPtr	lsn;			/* start or stop LSN */
+	char	   *labelfile;		/* from pg_backup_stop, in TopMemoryContext */
+	char	   *spcmapfile;
+} BackupStep;
+
+typedef void (*BackupStepFn) (BackupStep *step);
+
+/*
+ * backup_worker_launch
+ *		Register the worker for slot index of this generation, to start
+ *		now; NULL when no background worker slot is free.
+ */
+BackgroundWorkerHandle *
+backup_worker_launch(int index, uint64 generation)
+{
+	BackgroundWorker worker = {0};
+	BackgroundWorkerHandle *handle;
+
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, "pgrepl_admin", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "pgrepl_backup_worker_main", BGW_MAXLEN);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pgrepl_admin backup worker %d", index);
+	strlcpy(worker.bgw_type, BACKUP_WORKER_TYPE, BGW_MAXLEN);
+	worker.bgw_main_arg = Int32GetDatum(index);
+	memcpy(worker.bgw_extra, &generation, sizeof(generation));
+	worker.bgw_notify_pid = MyProcPid;
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		return NULL;
+	return handle;
+}
+
+/* Copy our slot under the lock; false when it is no longer ours. */
+static bool
+copy_my_slot(BackupSlot *copy)
+{
+	BackupSlot *slot;
+
+	LWLockAcquire(backup_shared->lock, LW_SHARED);
+	slot = backup_slot_for(my_index, my_generation);
+	if (slot != NULL)
+		memcpy(copy, slot, sizeof(BackupSlot));
+	LWLockRelease(backup_shared->lock);
+	return slot != NULL;
+}
+
+/*
+ * publish
+ *		Set our slot's state (and, when given, the other fields the step
+ *		produced), and tell the waiting sessions.
+ */
+static void
+publish(BackupState state, const BackupStep *step, const char *error)
+{
+	BackupSlot *slot;
+
+	LWLockAcquire(backup_shared->lock, LW_EXCLUSIVE);
+	slot = backup_slot_for(my_index, my_generation);
+	if (slot != NULL)
+	{
+		slot->state = state;
+		if (step != NULL)
+		{
+			slot->history_id = step->slot.history_id;
+			slot->start_lsn = step->slot.start_lsn;
+			slot->stop_lsn = step->slot.stop_lsn;
+			slot->stopped_at = step->slot.stopped_at;
+			slot->result = step->slot.result;
+		}
+		if (error != NULL)
+			strlcpy(slot->error, error, BACKUP_ERROR_LEN);
+		if (backup_state_is_final(state))
+			slot->worker_latch = NULL;
+	}
+	LWLockRelease(backup_shared->lock);
+	ConditionVariableBroadcast(&backup_shared->changed);
+}
+
+/*
+ * run_step
+ *		Run fn in a transaction of its own with SPI connected.  Returns
+ *		NULL on success, else the error's message (the error is logged, and
+ *		the transaction rolled back; the backup itself is left as it is).
+ */
+static char *
+run_step(BackupStepFn fn, BackupStep *step, const char *activity)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *error = NULL;
+
+	pgstat_report_activity(STATE_RUNNING, activity);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		fn(step);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		error = pstrdup(edata->message ? edata->message : "unknown error");
+		ereport(LOG,
+				(errmsg("pgrepl_admin backup \"%s\": %s failed: %s",
+						step->slot.label, activity, error)));
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	MemoryContextSwitchTo(cxt);
+	return error;
+}
+
+/* Step: pg_backup_start(label, fast). */
+static void
+start_step(BackupStep *step)
+{
+	Oid			argtypes[2] = {TEXTOID, BOOLOID};
+	Datum		args[2] = {CStringGetTextDatum(step->slot.label), BoolGetDatum(step->slot.fast)};
+	bool		isnull;
+
+	if (SPI_execute_with_args("SELECT pg_catalog.pg_backup_start($1, $2)",
+							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "pg_backup_start returned no row");
+	step->lsn = DatumGetLSN(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* Step: pg_backup_stop(wait_for_archive), its three results kept. */
+static void
+stop_step(BackupStep *step)
+{
+	Oid			argtypes[1] = {BOOLOID};
+	Datum		args[1] = {BoolGetDatum(step->wait_for_archive)};
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute_with_args("SELECT lsn, labelfile, spcmapfile FROM pg_catalog.pg_backup_stop($1)",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "pg_backup_stop returned no row");
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	step->lsn = DatumGetLSN(SPI_getbinval(tuple, desc, 1, &isnull));
+	d = SPI_getbinval(tuple, desc, 2, &isnull);
+	step->labelfile = MemoryContextStrdup(TopMemoryContext, isnull ? "" : TextDatumGetCString(d));
+	d = SPI_getbinval(tuple, desc, 3, &isnull);
+	step->spcmapfile = MemoryContextStrdup(TopMemoryContext, isnull ? "" : TextDatumGetCString(d));
+}
+
+/* Step: write the backup's row as the slot copy says. */
+static void
+record_step(BackupStep *step)
+{
+	step->slot.history_id = backup_history_save(&step->slot, step->labelfile, step->spcmapfile);
+}
+
+/*
+ * record
+ *		Write the backup's row; a failure is logged and otherwise ignored:
+ *		the slot still tells the truth, and the backup must end anyway.
+ */
+static void
+record(BackupStep *step)
+{
+	(void) run_step(record_step, step, "recording the backup in pgrepl_admin.backup_history");
+}
+
+/*
+ * end_in_server
+ *		Make sure this process holds no backup in the server any more.
+ */
+static void
+end_in_server(void)
+{
+	if (get_backup_status() == SESSION_BACKUP_RUNNING)
+		do_pg_abort_backup(0, BoolGetDatum(false));
+}
+
+/*
+ * finish
+ *		End the backup without a stop (abort, time-out, SIGTERM, error):
+ *		end it in the server, then record and publish the final state with
+ *		its reason, log it, and exit.
+ */
+static void
+finish(BackupStep *step, BackupState state, int elevel, const char *reason)
+{
+	end_in_server();
+
+	/*
+	 * A SIGTERM is being answered: let the last writes run (they wait at most
+	 * for lock_timeout), then exit normally.  A second SIGTERM still ends
+	 * them.
+	 */
+	ProcDiePending = false;
+
+	step->slot.state = state;
+	step->slot.stopped_at = GetCurrentTimestamp();
+	strlcpy(step->slot.error, reason, BACKUP_ERROR_LEN);
+	record(step);
+	publish(state, step, reason);
+	ereport(elevel,
+			(errmsg("pgrepl_admin backup \"%s\" %s: %s", step->slot.label,
+					backup_state_name(state), reason)));
+	proc_exit(0);
+}
+
+/*
+ * stop
+ *		Stop the backup with pg_backup_stop, hand its files to the asking
+ *		session, record and publish it, and exit.
+ */
+static void
+stop(BackupStep *step)
+{
+	char	   *error;
+	Size		label_len;
+	Size		map_len;
+	dsm_segment *seg;
+	BackupResult *result;
+
+	publish(BACKUP_STOPPING, NULL, NULL);
+	error = run_step(stop_step, step, "pg_backup_stop");
+	if (error != NULL)
+		finish(step, BACKUP_FAILED, WARNING,
+			   psprintf("pg_backup_stop failed: %s", error));
+
+	label_len = strlen(step->labelfile);
+	map_len = strlen(step->spcmapfile);
+	seg = dsm_create(add_size(offsetof(BackupResult, data), label_len + map_len + 2), 0);
+	result = dsm_segment_address(seg);
+	result->labelfile_len = label_len;
+	result->spcmapfile_len = map_len;
+	memcpy(result->data, step->labelfile, label_len + 1);
+	memcpy(result->data + label_len + 1, step->spcmapfile, map_len + 1);
+	/* it outlives this process; backup_stop (or the slot's next user) unpins it */
+	dsm_pin_segment(seg);
+	step->slot.result = dsm_segment_handle(seg);
+	dsm_detach(seg);
+
+	step->slot.state = BACKUP_STOPPED;
+	step->slot.stop_lsn = step->lsn;
+	step->slot.stopped_at = GetCurrentTimestamp();
+	record(step);
+	publish(BACKUP_STOPPED, step, NULL);
+	ereport(LOG,
+			(errmsg("pgrepl_admin backup \"%s\" stopped at %X/%X", step->slot.label,
+					LSN_FORMAT_ARGS(step->lsn))));
+	proc_exit(0);
+}
+
+/*
+ * backup_worker_exit
+ *		on_shmem_exit callback.  It runs after the server's own abort
+ *		handler (a before_shmem_exit callback), so when the worker exits
+ *		without having published an end, the backup has already been ended
+ *		in the server: say so.
+ */
+static void
+backup_worker_exit(int code, Datum arg)
+{
+	BackupSlot *slot;
+	bool		changed = false;
+
+	LWLockReleaseAll();
+	LWLockAcquire(backup_shared->lock, LW_EXCLUSIVE);
+	slot = backup_slot_for(my_index, my_generation);
+	if (slot != NULL && !backup_state_is_final(slot->state))
+	{
+		backup_slot_set_error(slot,
+							  "the backup worker exited while the backup was %s; the server ended the backup",
+							  backup_state_name(slot->state));
+		slot->state = slot->state == BACKUP_RUNNING ? BACKUP_ABORTED : BACKUP_FAILED;
+		slot->stopped_at = GetCurrentTimestamp();
+		changed = true;
+	}
+	if (slot != NULL)
+		slot->worker_latch = NULL;
+	LWLockRelease(backup_shared->lock);
+	if (changed)
+		ConditionVariableBroadcast(&backup_shared->changed);
+}
+
+/*
+ * hold
+ *		Hold the running backup until a request, the expiry or SIGTERM ends
+ *		it.  Never returns.
+ */
+static void
+hold(BackupStep *step)
+{
+	char		activity[64 + BACKUP_LABEL_MAX];
+
+	snprintf(activity, sizeof(activity), "holding backup \"%s\"", step->slot.label);
+	pgstat_report_activity(STATE_IDLE, activity);
+
+	for (;;)
+	{
+		BackupSlot	now_slot;
+		TimestampTz now;
+		long		sleep_ms;
+
+		if (!copy_my_slot(&now_slot))
+		{
+			/* cannot happen: a running backup's slot is not taken */
+			end_in_server();
+			elog(FATAL, "backup slot %d was taken while its backup ran", my_index);
+		}
+
+		if (ProcDiePending)
+			finish(step, BACKUP_ABORTED, LOG,
+				   "the backup worker was terminated (pg_terminate_backend() or server shutdown)");
+		if (now_slot.request == BACKUP_REQUEST_ABORT)
+			finish(step, BACKUP_ABORTED, LOG, "aborted with pgrepl_admin.backup_abort()");
+		if (now_slot.request == BACKUP_REQUEST_STOP)
+		{
+			step->wait_for_archive = now_slot.wait_for_archive;
+			stop(step);
+		}
+		now = GetCurrentTimestamp();
+		if (now >= step->slot.expires_at)
+			finish(step, BACKUP_ABORTED, WARNING,
+				   psprintf("not stopped before its time-out expired at %s",
+							timestamptz_to_str(step->slot.expires_at)));
+
+		CHECK_FOR_INTERRUPTS();
+		sleep_ms = TimestampDifferenceMilliseconds(now, step->slot.expires_at);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Max(Min(sleep_ms, 60 * 1000L), 1), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * pgrepl_backup_worker_main
+ *		Entry point of a backup worker; main_arg is its slot's number and
+ *		bgw_extra its generation.
+ */
+void
+pgrepl_backup_worker_main(Datum main_arg)
+{
+	BackupStep	step = {0};
+	BackupSlot *slot;
+	char	   *error;
+
+	my_index = DatumGetInt32(main_arg);
+	memcpy(&my_generation, MyBgworkerEntry->bgw_extra, sizeof(my_generation));
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	LWLockAcquire(backup_shared->lock, LW_EXCLUSIVE);
+	slot = backup_slot_for(my_index, my_generation);
+	if (slot == NULL || slot->state != BACKUP_STARTING)
+	{
+		/* the session gave up on it before it ran */
+		LWLockRelease(backup_shared->lock);
+		proc_exit(0);
+	}
+	slot->worker_pid = MyProcPid;
+	slot->worker_latch = MyLatch;
+	memcpy(&step.slot, slot, sizeof(BackupSlot));
+	LWLockRelease(backup_shared->lock);
+	on_shmem_exit(backup_worker_exit, (Datum) 0);
+
+	/* as the bootstrap superuser; the SQL functions' privileges stand guard */
+	BackgroundWorkerInitializeConnectionByOid(step.slot.database, InvalidOid, 0);
+	pgstat_report_appname(BACKUP_WORKER_TYPE);
+
+	error = run_step(start_step, &step, "pg_backup_start");
+	if (error != NULL)
+		finish(&step, BACKUP_FAILED, LOG, psprintf("pg_backup_start failed: %s", error));
+
+	step.slot.state = BACKUP_RUNNING;
+	step.slot.start_lsn = step.lsn;
+	record(&step);
+	publish(BACKUP_RUNNING, &step, NULL);
+	ereport(LOG,
+			(errmsg("pgrepl_admin backup \"%s\" started at %X/%X", step.slot.label,
+					LSN_FORMAT_ARGS(step.lsn))));
+	hold(&step);
+}

@@ -1,0 +1,195 @@
+# pgrepl_clone_standby end to end from a local source, without
+# pgrepl_admin.add_standby() (the --primary-conninfo / --slot path): a fresh
+# clone while rows are written streams and has the primary's data; a re-run
+# over the stopped, stale copy, in which one file differs from the primary's
+# with the same size and mtime, fixes it and streams again; a running target
+# is refused; a failing copy aborts the backup on the primary.
+
+use strict;
+use warnings;
+
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgreplAdminTest;
+
+my $script = "$FindBin::RealBin/../scripts/pgrepl_clone_standby";
+my $tmp = PostgreSQL::Test::Utils::tempdir;
+
+# the primary serves TLS with pgrepl_admin's certificates; the standby
+# connects with sslmode=verify-full and the CA bundle the command writes
+my $primary = new_primary('primary', conf => "listen_addresses = '127.0.0.1'\n");
+set_hba($primary, 'hostssl replication all 127.0.0.1/32 trust', 'hostssl all all 127.0.0.1/32 trust');
+$primary->safe_psql('postgres', "SELECT pgrepl_admin.rotate_server_cert(ARRAY['localhost', '127.0.0.1'], '1 day')");
+my $primary_conninfo = 'host=127.0.0.1 port=' . $primary->port . ' user=' . getpwuid($<) . ' sslmode=verify-full';
+$primary->safe_psql('postgres', q{
+	CREATE TABLE accounts (id bigserial PRIMARY KEY, batch text NOT NULL, val text NOT NULL);
+	INSERT INTO accounts (batch, val) SELECT 'before', md5(g::text) FROM generate_series(1, 20000) g;
+	CREATE TABLE frozen AS SELECT g AS id, md5(g::text) AS val FROM generate_series(1, 5000) g;
+	VACUUM FREEZE frozen;
+	CHECKPOINT;
+});
+
+# the standby's node: the script makes and starts it, the framework stops it
+my $clone = PostgreSQL::Test::Cluster->new('clone');
+my $target = $clone->data_dir;
+
+sub clone_standby
+{
+	my (@extra) = @_;
+	my ($out, $err) = ('', '');
+	my $ok = IPC::Run::run(
+		[
+			$script,
+			'--primary' => $primary->connstr('postgres'),
+			'--source' => $primary->data_dir,
+			'--target' => $target,
+			'--name' => 'clone',
+			'--primary-conninfo' => $primary_conninfo,
+			'--slot' => 'clone',
+			'--create-slot',
+			'--set' => 'port=' . $clone->port,
+			'--set' => 'unix_socket_directories=' . $clone->host,
+			'--log' => $clone->logfile,
+			'--wait' => 180,
+			@extra
+		],
+		'>', \$out, '2>', \$err);
+	note("pgrepl_clone_standby stdout:\n$out\nstderr:\n$err");
+	return ($ok, $out, $err);
+}
+
+sub digest
+{
+	my ($node, $table) = @_;
+	return $node->safe_psql('postgres', "SELECT count(*), md5(string_agg(t::text, ',' ORDER BY id)) FROM $table t");
+}
+
+sub writer
+{
+	my ($stop) = @_;
+	my $connstr = $primary->connstr('postgres');
+	my $out = '';
+	my $h = IPC::Run::start(
+		[
+			'bash', '-c',
+			qq{n=0; while [ ! -e '$stop' ]; do
+			     psql -XAtq -d '$connstr' -v ON_ERROR_STOP=1 -c "INSERT INTO accounts (batch, val) SELECT 'during', md5(random()::text) FROM generate_series(1, 200)" || exit 1;
+			     n=\$((n+1)); done; echo \$n}
+		],
+		'>', \$out);
+	return ($h, \$out);
+}
+
+sub stop_writer
+{
+	my ($h, $stop) = @_;
+	open(my $fh, '>', $stop) or die;
+	close($fh);
+	$h->finish;
+	return;
+}
+
+sub check_standby
+{
+	my ($what) = @_;
+	is($primary->safe_psql('postgres',
+			"SELECT state FROM pg_stat_replication WHERE application_name = 'clone'"),
+		'streaming', "$what: the clone streams");
+	is($primary->safe_psql('postgres', "SELECT active FROM pg_replication_slots WHERE slot_name = 'clone'"),
+		't', "$what: through its slot");
+	is($primary->safe_psql('postgres',
+			"SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) WHERE r.application_name = 'clone'"),
+		't', "$what: over TLS");
+	like($clone->safe_psql('postgres', 'SELECT conninfo FROM pg_stat_wal_receiver'),
+		qr/sslmode=verify-full .*sslrootcert=\S+pgrepl_standby\/root\.crt/,
+		"$what: verifying the primary with the CA bundle the command wrote");
+	$primary->wait_for_catchup($clone, 'replay');
+	is(digest($clone, 'accounts'), digest($primary, 'accounts'), "$what: same accounts (count and checksum)");
+	is(digest($clone, 'frozen'), digest($primary, 'frozen'), "$what: same frozen table");
+	is($primary->safe_psql('postgres',
+			"SELECT count(*) FROM pgrepl_admin.backups WHERE state IN ('starting', 'running', 'stopping')"),
+		'0', "$what: no backup left running on the primary");
+}
+
+# --- a fresh clone while rows are written
+my ($h, $wrote) = writer("$tmp/stop1");
+my ($ok, $out, $err) = clone_standby('--start');
+stop_writer($h, "$tmp/stop1");
+ok($ok, 'fresh clone: pgrepl_clone_standby succeeds');
+like($out, qr/1\/6 provisioning: pgrepl_admin.add_standby\(\) is not installed; using --primary-conninfo and --slot/,
+	'it says it provisions without add_standby');
+like($out, qr/created physical replication slot "clone"/, 'it created the slot');
+like($out, qr/CA bundle in \S+\/pgrepl_standby\/root\.crt/, 'it wrote the CA bundle');
+like($out, qr/3\/6 copying .* \(fresh copy\)/, 'it made a fresh copy');
+like($out, qr/6\/6 starting the standby and waiting until it streams/, 'it reports each step');
+$clone->_update_pid(1);
+chomp(my $n = $$wrote);
+cmp_ok($n, '>', 0, "$n transactions were written during the clone");
+is($primary->safe_psql('postgres',
+		"SELECT state FROM pgrepl_admin.backups WHERE label LIKE 'pgrepl_clone_standby clone %'"),
+	'stopped', 'its backup was stopped');
+ok(-f "$target/standby.signal", 'standby.signal was written');
+like(slurp_file($clone->logfile), qr/starting backup recovery with redo LSN/,
+	'the clone recovered from the backup_label the command wrote');
+check_standby('fresh clone');
+
+# --- a running target is refused
+($ok, $out, $err) = clone_standby();
+ok(!$ok, 'a target with a running server is refused');
+like($err, qr/a server is running in \Q$target\E/, 'with a clear message');
+
+# --- a re-run over a stale copy: one file differs with the same size and mtime
+$clone->stop;
+$primary->safe_psql('postgres',
+	"INSERT INTO accounts (batch, val) SELECT 'later', md5(g::text) FROM generate_series(1, 1000) g");
+my $relpath = $primary->safe_psql('postgres', "SELECT pg_relation_filepath('frozen')");
+my $source_file = $primary->data_dir . "/$relpath";
+my $stale_file = "$target/$relpath";
+is(-s $stale_file, -s $source_file, 'the copy of frozen has the primary\'s size');
+open(my $fh, '+<', $stale_file) or die $!;
+binmode $fh;
+seek($fh, 8192 + 4096, 0);
+print $fh 'X' x 64;
+close($fh);
+utime((stat $source_file)[8, 9], $stale_file) or die $!;
+my ($rc, $dry);
+IPC::Run::run([ 'rsync', '-a', '--dry-run', '--itemize-changes', $source_file, $stale_file ], '>', \$dry);
+is($dry, '', 'rsync without --checksum would keep the stale file (same size and mtime)');
+
+($h, $wrote) = writer("$tmp/stop2");
+($ok, $out, $err) = clone_standby('--start');
+stop_writer($h, "$tmp/stop2");
+ok($ok, 're-run over the stale copy: pgrepl_clone_standby succeeds');
+like($out, qr/reusing replication slot "clone"/, 'it reused the slot');
+like($out, qr/update of an existing copy, comparing contents \(--checksum\) and rewriting changed blocks/,
+	'it compared contents');
+$clone->_update_pid(1);
+check_standby('re-run');
+is(slurp_file($stale_file), slurp_file($source_file), 'the stale file was replaced');
+
+# --- a failure after backup_start aborts the backup
+$clone->stop;
+($ok, $out, $err) = clone_standby('--source' => 'nosuchhost.invalid:/nowhere',
+	'--ssh' => '-o BatchMode=yes -o ConnectTimeout=5');
+ok(!$ok, 'a failing copy fails the command');
+like($err, qr/rsync failed with exit code/, 'it says rsync failed');
+like($err, qr/aborting backup "pgrepl_clone_standby clone .*" on the primary/, 'and that it aborts the backup');
+is($primary->safe_psql('postgres',
+		"SELECT state || ': ' || error FROM pgrepl_admin.backups WHERE label LIKE 'pgrepl_clone_standby clone %' ORDER BY started_at DESC LIMIT 1"),
+	'aborted: aborted with pgrepl_admin.backup_abort()', 'the backup was aborted on the primary');
+
+# --- without add_standby, --primary-conninfo is required; nothing starts
+$rc = IPC::Run::run([ $script, '--primary' => $primary->connstr('postgres'),
+		'--source' => $primary->data_dir, '--target' => "$tmp/other", '--name' => 'other' ],
+	'>', \$out, '2>', \$err);
+ok(!$rc, 'without add_standby and --primary-conninfo it fails');
+like($err, qr/--primary-conninfo is required/, 'and says what is missing');
+is($primary->safe_psql('postgres', "SELECT count(*) FROM pgrepl_admin.backups WHERE label LIKE '%other%'"),
+	'0', 'before starting a backup');
+
+$primary->stop;
+done_testing();
