@@ -63,8 +63,9 @@ text_arg(Datum *values, char *nulls, int i, const char *text)
  *		slot, a copy taken by the caller, and return the row's id.  Runs in
  *		the caller's transaction, with SPI connected; waits at most 10 s
  *		for a lock on the table, so that a worker asked to end never hangs
- *		on it, and commits without waiting for the WAL flush (a crash may
- *		lose the row's last write, never a backup).
+ *		on it.  The insert is durable at commit; updates commit without
+ *		waiting for the WAL flush (a crash may lose the row's last update,
+ *		never the row nor a backup).
  */
 int64
 backup_history_save(const BackupSlot *slot, const char *labelfile, const char *spcmapfile)
@@ -94,11 +95,15 @@ backup_history_save(const BackupSlot *slot, const char *labelfile, const char *s
 	text_arg(values, nulls, 11, spcmapfile);
 
 	/*
-	 * Bookkeeping: no need to wait for the WAL flush of the commit (the
-	 * backup's own WAL records are flushed by the server), and no waiting
+	 * The first write, the backup's row, is committed durably before the
+	 * backup is reported running, so that even an immediate shutdown or a
+	 * crash right after backup_start() leaves the row that says so.  Later
+	 * writes are bookkeeping: no need to wait for their WAL flush (the
+	 * backup's own WAL records are flushed by the server).  No write waits
 	 * long for a lock.
 	 */
-	if (SPI_execute("SET LOCAL synchronous_commit = off", false, 0) != SPI_OK_UTILITY ||
+	if ((slot->history_id != 0 &&
+		 SPI_execute("SET LOCAL synchronous_commit = off", false, 0) != SPI_OK_UTILITY) ||
 		SPI_execute("SET LOCAL lock_timeout = '10s'", false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not set synchronous_commit and lock_timeout");
 
