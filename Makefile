@@ -14,11 +14,19 @@ OBJS = \
 	src/cert_sql.o \
 	src/cert_store.o \
 	src/durable_file.o \
+	src/hba_file.o \
+	src/hba_sql.o \
+	src/hba_sync.o \
+	src/hba_text.o \
 	src/lag_sample.o \
 	src/prepare_primary.o \
+	src/replication_role.o \
 	src/server_config.o \
 	src/settings.o \
 	src/shmem.o \
+	src/spi_query.o \
+	src/sql_args.o \
+	src/standby.o \
 	src/task_registry.o \
 	src/tls_probe.o \
 	src/worker.o \
@@ -31,7 +39,7 @@ PGFILEDESC = "pgrepl_admin - administer streaming replication from SQL"
 PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK += -lssl -lcrypto
 
-REGRESS = setup worker_status settings prepare_primary certificates
+REGRESS = setup worker_status settings prepare_primary certificates provisioning
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/regress.conf
 
 TAP_TESTS = 1

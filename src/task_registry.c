@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "cert_renew.h"
+#include "hba_sync.h"
 #include "lag_sample.h"
 #include "shmem.h"
 #include "task.h"
@@ -19,6 +20,7 @@
 const MaintenanceTask *const pgrepl_tasks[] = {
 	&lag_sample_task,
 	&cert_renew_task,
+	&hba_sync_task,
 };
 
 const int	pgrepl_task_count = lengthof(pgrepl_tasks);

@@ -1,0 +1,15 @@
+/*-------------------------------------------------------------------------
+ *
+ * sql_args.h
+ *	  Argument checks shared by the SQL functions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGREPL_SQL_ARGS_H
+#define PGREPL_SQL_ARGS_H
+
+#include "fmgr.h"
+
+extern void pgrepl_require_arg(FunctionCallInfo fcinfo, int n, const char *name);
+
+#endif							/* PGREPL_SQL_ARGS_H */
