@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # demo-clusters.sh: the part of the demo that runs as the database's OS user
 # (never root).  It starts a throwaway primary from a default initdb, prepares
-# its settings with pgrepl_admin.prepare_primary(), adds a streaming standby,
+# its settings with pgrepl_admin.prepare_primary(), gives it a certificate,
+# provisions a standby with pgrepl_admin.add_standby() and starts it streaming
+# over verify-full TLS,
 # all on loopback in a temporary directory, runs a little workload and shows
 # what pgrepl_admin reports about both, then stops them and removes
 # everything.
@@ -70,14 +72,35 @@ sql "$port" -c "SELECT name, setting FROM pg_settings
                 WHERE name IN ('listen_addresses', 'wal_level', 'max_wal_senders', 'wal_log_hints',
                                'max_slot_wal_keep_size') OR pending_restart ORDER BY name"
 
-step "A standby on 127.0.0.1:$standby_port, cloned with pg_basebackup and streaming ($dir/standby)"
-pg_basebackup -h "$dir" -p "$port" -D "$dir/standby" -R -X stream -c fast -C -S demo_standby
+step "TLS for replication: a local CA and a server certificate for 127.0.0.1 (rotate_server_cert)"
+sql "$port" -c "SELECT kind, subject, san, served FROM pgrepl_admin.rotate_server_cert(ARRAY['localhost', '127.0.0.1'])"
+sql "$port" -Atc 'SELECT pgrepl_admin.ca_certificate()' > "$dir/root.crt"
+
+step "add_standby: the standby's role, its pg_hba.conf rule and its slot in one transaction"
+# the secrets come back once; the demo keeps them in shell variables only
+IFS='|' read -r standby_password standby_conninfo standby_slot < <(
+    sql "$port" -Atc "SET pgrepl_admin.primary_host = '127.0.0.1'" -c \
+        "SELECT password, primary_conninfo, slot_name FROM pgrepl_admin.add_standby('demo_standby', '127.0.0.1/32')")
+echo "primary_conninfo = '$standby_conninfo'   (password and sslrootcert added below)"
+sql "$port" -c 'SELECT name, role_name, address, auth, slot_name FROM pgrepl_admin.standbys'
+sql "$port" -c 'SELECT rule_id, connection_type, database, role_name, address, method, line_number, error FROM pgrepl_admin.hba_status'
+grep -n 'pgrepl_admin' "$dir/primary/pg_hba.conf"
+
+step "A standby on 127.0.0.1:$standby_port, cloned with pg_basebackup, streaming over verify-full TLS ($dir/standby)"
+pg_basebackup -h "$dir" -p "$port" -D "$dir/standby" -X stream -c fast -S "$standby_slot"
+touch "$dir/standby/standby.signal"
 cat >> "$dir/standby/postgresql.conf" <<CONF
 port = $standby_port
 cluster_name = 'demo_standby'
+primary_conninfo = '$standby_conninfo password=$standby_password sslrootcert=$dir/root.crt'
+primary_slot_name = '$standby_slot'
 CONF
 pg_ctl -D "$dir/standby" -l "$dir/standby.log" -w start >/dev/null
-wait_for "$port" "SELECT count(*) = 1 FROM pg_stat_replication WHERE application_name = 'demo_standby' AND state = 'streaming'"
+wait_for "$port" "SELECT count(*) = 1 FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)
+                  WHERE r.application_name = 'demo_standby' AND r.state = 'streaming' AND s.ssl"
+sql "$port" -c "SELECT r.application_name, r.usename, r.state, s.ssl, s.version, sl.slot_name
+                FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)
+                LEFT JOIN pg_replication_slots sl ON sl.active_pid = r.pid"
 
 step "Some writes on the primary, read back on the standby"
 sql "$port" -c 'CREATE TABLE demo_orders AS SELECT g AS id, now() AS placed_at FROM generate_series(1, 100000) g'
