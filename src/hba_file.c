@@ -389,7 +389,7 @@ prepare_candidate(List *rules, char **old_text)
 				 errmsg("could not stat file \"%s\": %m", HbaFileName)));
 	snprintf(candidate_path, sizeof(candidate_path), "%s.pgrepl_admin-%d",
 			 HbaFileName, MyProcPid);
-	durable_file_write(candidate_path, new_text, new_len, st.st_mode & 0777);
+	durable_file_stage(candidate_path, new_text, new_len, st.st_mode & 0777);
 	if (chmod(candidate_path, st.st_mode & 0777) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
