@@ -18,13 +18,20 @@ OBJS = \
 	src/cert_sql.o \
 	src/cert_store.o \
 	src/durable_file.o \
+	src/hba_file.o \
+	src/hba_sql.o \
+	src/hba_sync.o \
+	src/hba_text.o \
 	src/lag_sample.o \
 	src/prepare_primary.o \
+	src/replication_role.o \
 	src/server_config.o \
 	src/settings.o \
 	src/shmem.o \
+	src/spi_query.o \
 	src/sql_args.o \
 	src/sql_version.o \
+	src/standby.o \
 	src/task_registry.o \
 	src/tls_probe.o \
 	src/worker.o \
@@ -39,7 +46,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(srcdir)/pgrep
 PG_CPPFLAGS = -I$(srcdir)/src -DPGREPL_VERSION=\"$(EXTVERSION)\"
 SHLIB_LINK += -lssl -lcrypto
 
-REGRESS = setup worker_status settings prepare_primary certificates monitoring backup
+REGRESS = setup worker_status settings prepare_primary certificates provisioning monitoring backup
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/regress.conf
 
 TAP_TESTS = 1

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # demo-clusters.sh: the part of the demo that runs as the database's OS user
 # (never root).  It starts a throwaway primary from a default initdb, prepares
-# its settings with pgrepl_admin.prepare_primary(), adds a streaming standby
-# cloned with pgrepl_clone_standby,
+# its settings with pgrepl_admin.prepare_primary(), gives it a certificate
+# (rotate_server_cert), clones a standby with pgrepl_clone_standby (which
+# provisions it with pgrepl_admin.add_standby() and holds the backup in a
+# worker) streaming over verify-full TLS,
 # all on loopback in a temporary directory, runs a little workload and shows
 # what pgrepl_admin reports about both, then stops them and removes
 # everything.
@@ -71,13 +73,28 @@ sql "$port" -c "SELECT name, setting FROM pg_settings
                 WHERE name IN ('listen_addresses', 'wal_level', 'max_wal_senders', 'wal_log_hints',
                                'max_slot_wal_keep_size') OR pending_restart ORDER BY name"
 
-step "A standby on port $standby_port, cloned with pgrepl_clone_standby while a worker holds a backup ($dir/standby)"
+step "TLS for replication: a local CA and a server certificate for 127.0.0.1 (rotate_server_cert)"
+sql "$port" -c "SELECT kind, subject, san, served FROM pgrepl_admin.rotate_server_cert(ARRAY['localhost', '127.0.0.1'])"
+# standbys on this machine reach the primary at 127.0.0.1
+sql "$port" -c "ALTER SYSTEM SET pgrepl_admin.primary_host = '127.0.0.1'" -c 'SELECT pg_reload_conf()' >/dev/null
+
+step "A standby on 127.0.0.1:$standby_port, cloned with pgrepl_clone_standby ($dir/standby)"
+# provisioned with add_standby (role, pg_hba.conf rule, slot), copied by rsync
+# while a worker holds the backup, configured for verify-full TLS and started
 pgrepl_clone_standby --primary "host=$dir port=$port dbname=postgres" \
     --source "$dir/primary" --target "$dir/standby" --name demo_standby \
-    --primary-conninfo "host=$dir port=$port" --slot demo_standby --create-slot \
+    --address 127.0.0.1/32 \
     --set "port=$standby_port" --set cluster_name=demo_standby \
     --log "$dir/standby.log" --start
-wait_for "$port" "SELECT count(*) = 1 FROM pg_stat_replication WHERE application_name = 'demo_standby' AND state = 'streaming'"
+wait_for "$port" "SELECT count(*) = 1 FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)
+                  WHERE r.application_name = 'demo_standby' AND r.state = 'streaming' AND s.ssl"
+sql "$port" -c 'SELECT name, role_name, address, auth, slot_name FROM pgrepl_admin.standbys'
+sql "$port" -c 'SELECT rule_id, connection_type, database, role_name, address, method, line_number, loaded, error FROM pgrepl_admin.hba_status'
+grep -n 'pgrepl_admin' "$dir/primary/pg_hba.conf"
+sql "$port" -c "SELECT r.application_name, r.usename, r.state, s.ssl, s.version, sl.slot_name
+                FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)
+                LEFT JOIN pg_replication_slots sl ON sl.active_pid = r.pid"
+sql "$standby_port" -c "SELECT in_recovery, wal_receiver_status, sender_host, sender_port, slot_name, ssl FROM pgrepl_admin.standby_status"
 
 step "The backup the clone held, stopped from another session than the one that started it (pgrepl_admin.backups)"
 sql "$port" -c "SELECT label, state, start_lsn, stop_lsn, stopped_at - started_at AS backup_mode_lasted
@@ -98,7 +115,17 @@ sql "$standby_port" -c 'SELECT task, state, runs_on_standby, worker_pid FROM pgr
 
 step "Lag samples the worker took (pgrepl_admin.lag_history)"
 wait_for "$port" "SELECT count(*) >= 2 FROM pgrepl_admin.lag_history WHERE standby_name = 'demo_standby'"
-sql "$port" -c "SELECT sampled_at::time(0), standby_name, state, replay_lag_bytes, replay_lag, slot_name, slot_retained_bytes
+sql "$port" -c "SELECT sampled_at::time(0), standby_name, status, replay_lag_bytes, replay_lag, slot_name, slot_retained_bytes
                 FROM pgrepl_admin.lag_history ORDER BY sampled_at DESC LIMIT 3"
+
+step "Replication lag now, as dashboards read it (pgrepl_admin.replication_lag)"
+sql "$port" -c "SELECT standby_name, status, client_addr, replay_lag_bytes, replay_lag, reply_age, slot_name, slot_retained_bytes
+                FROM pgrepl_admin.replication_lag"
+
+step "Certificates the primary manages (pgrepl_admin.certificates)"
+sql "$port" -c "SELECT kind, subject, serial, expires_in, key_type, san, key_matches, served FROM pgrepl_admin.certificates"
+
+step "Health check (pgrepl_admin.check())"
+sql "$port" -P format=wrapped -P columns=200 -c "SELECT check_name, status, detail FROM pgrepl_admin.check()"
 
 step "Done"

@@ -55,7 +55,7 @@ label_arg(FunctionCallInfo fcinfo)
 	char	   *label;
 	size_t		len;
 
-	require_arg(fcinfo, 0, "label");
+	pgrepl_require_arg(fcinfo, 0, "label");
 	label = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	len = strlen(label);
 	if (len == 0)
@@ -292,7 +292,7 @@ backup_start(PG_FUNCTION_ARGS)
 	pgrepl_require_sql_version();
 	pgrepl_require_preload("pgrepl_admin.backup_start");
 	label = label_arg(fcinfo);
-	require_arg(fcinfo, 1, "fast");
+	pgrepl_require_arg(fcinfo, 1, "fast");
 	fast = PG_GETARG_BOOL(1);
 	timeout_secs = timeout_arg(fcinfo);
 	refuse_on_standby();
@@ -443,7 +443,7 @@ backup_stop(PG_FUNCTION_ARGS)
 	pgrepl_require_sql_version();
 	pgrepl_require_preload("pgrepl_admin.backup_stop");
 	label = label_arg(fcinfo);
-	require_arg(fcinfo, 1, "wait_for_archive");
+	pgrepl_require_arg(fcinfo, 1, "wait_for_archive");
 	InitMaterializedSRF(fcinfo, 0);
 
 	slot = find_unfinished(label, "stop");

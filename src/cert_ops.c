@@ -406,3 +406,32 @@ cert_rotate_server(List *hostnames, int64 valid_seconds, CertKeyType key_type)
 	wait_until_served(entry->info.fingerprint_sha256);
 	return entry;
 }
+
+/*
+ * cert_issue_client
+ *		A client certificate with CN = role for cert authentication, signed
+ *		by the current CA (which must exist), valid for valid_seconds, and
+ *		its new private key; *not_after receives its expiry.  The key goes
+ *		to the caller only.  Arguments are checked by the caller.
+ */
+void
+cert_issue_client(const char *role, int64 valid_seconds, CertKeyType key_type,
+				  char **cert_pem, char **key_pem, TimestampTz *not_after)
+{
+	CertRequest req = {0};
+	char	   *ca_pem;
+	CertInfo	info;
+
+	cert_store_lock();
+	ca_pem = cert_ca_pem(false);
+	cert_check_within_ca(valid_seconds, ca_pem);
+	req.profile = CERT_PROFILE_CLIENT;
+	req.key_type = key_type;
+	req.common_name = role;
+	req.valid_seconds = valid_seconds;
+	req.issuer_pem = ca_pem;
+	cert_issue(&req, cert_pem, key_pem);
+	explicit_bzero(ca_pem, strlen(ca_pem));
+	(void) cert_read_pem(*cert_pem, &info);
+	*not_after = info.not_after;
+}

@@ -26,5 +26,7 @@ extern CertEntry *cert_create_ca(const char *common_name, int64 valid_seconds, C
 extern CertEntry *cert_rotate_server(List *hostnames, int64 valid_seconds, CertKeyType key_type);
 extern bool cert_ssl_files_managed(void);
 extern void cert_reload_if_managed(void);
+extern void cert_issue_client(const char *role, int64 valid_seconds, CertKeyType key_type,
+							  char **cert_pem, char **key_pem, TimestampTz *not_after);
 
 #endif							/* PGREPL_CERT_OPS_H */

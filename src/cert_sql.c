@@ -173,10 +173,10 @@ ca_init(PG_FUNCTION_ARGS)
 	CertEntry  *entry;
 
 	pgrepl_require_sql_version();
-	require_arg(fcinfo, 0, "common_name");
-	require_arg(fcinfo, 1, "valid_for");
-	require_arg(fcinfo, 2, "key_type");
-	require_arg(fcinfo, 3, "replace");
+	pgrepl_require_arg(fcinfo, 0, "common_name");
+	pgrepl_require_arg(fcinfo, 1, "valid_for");
+	pgrepl_require_arg(fcinfo, 2, "key_type");
+	pgrepl_require_arg(fcinfo, 3, "replace");
 	cn = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	check_common_name(cn, "common_name");
 	seconds = cert_validity_seconds(PG_GETARG_INTERVAL_P(1), "valid_for");
@@ -244,7 +244,7 @@ ca_retire(PG_FUNCTION_ARGS)
 	bool		retired;
 
 	pgrepl_require_sql_version();
-	require_arg(fcinfo, 0, "serial");
+	pgrepl_require_arg(fcinfo, 0, "serial");
 	serial = normalize_serial(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 
 	cert_store_lock();
@@ -349,8 +349,8 @@ rotate_server_cert(PG_FUNCTION_ARGS)
 	CertKeyType key_type;
 
 	pgrepl_require_sql_version();
-	require_arg(fcinfo, 1, "valid_for");
-	require_arg(fcinfo, 2, "key_type");
+	pgrepl_require_arg(fcinfo, 1, "valid_for");
+	pgrepl_require_arg(fcinfo, 2, "key_type");
 	hostnames = PG_ARGISNULL(0) ? cert_default_hostnames() : hostnames_arg(PG_GETARG_ARRAYTYPE_P(0));
 	seconds = cert_validity_seconds(PG_GETARG_INTERVAL_P(1), "valid_for");
 	key_type = cert_key_type_arg(text_to_cstring(PG_GETARG_TEXT_PP(2)));
@@ -367,39 +367,31 @@ Datum
 issue_client_cert(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	CertRequest req = {0};
 	char	   *role;
-	char	   *ca_pem;
+	int64		valid_seconds;
+	CertKeyType key_type;
 	char	   *cert_pem;
 	char	   *key_pem;
-	CertInfo	info;
+	TimestampTz not_after;
 	Datum		values[CLIENT_CERT_COLS];
 	bool		nulls[CLIENT_CERT_COLS] = {0};
 
 	pgrepl_require_sql_version();
-	require_arg(fcinfo, 0, "role_name");
-	require_arg(fcinfo, 1, "valid_for");
-	require_arg(fcinfo, 2, "key_type");
+	pgrepl_require_arg(fcinfo, 0, "role_name");
+	pgrepl_require_arg(fcinfo, 1, "valid_for");
+	pgrepl_require_arg(fcinfo, 2, "key_type");
 	role = NameStr(*PG_GETARG_NAME(0));
 	check_common_name(role, "role_name");
-	req.valid_seconds = cert_validity_seconds(PG_GETARG_INTERVAL_P(1), "valid_for");
-	req.key_type = cert_key_type_arg(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	valid_seconds = cert_validity_seconds(PG_GETARG_INTERVAL_P(1), "valid_for");
+	key_type = cert_key_type_arg(text_to_cstring(PG_GETARG_TEXT_PP(2)));
 
-	cert_store_lock();
-	ca_pem = cert_ca_pem(false);
-	cert_check_within_ca(req.valid_seconds, ca_pem);
-	req.profile = CERT_PROFILE_CLIENT;
-	req.common_name = role;
-	req.issuer_pem = ca_pem;
-	cert_issue(&req, &cert_pem, &key_pem);
-	explicit_bzero(ca_pem, strlen(ca_pem));
-	(void) cert_read_pem(cert_pem, &info);
+	cert_issue_client(role, valid_seconds, key_type, &cert_pem, &key_pem, &not_after);
 
 	InitMaterializedSRF(fcinfo, 0);
 	values[0] = CStringGetTextDatum(cert_pem);
 	values[1] = CStringGetTextDatum(key_pem);
 	values[2] = CStringGetTextDatum(cert_store_bundle());
-	values[3] = TimestampTzGetDatum(info.not_after);
+	values[3] = TimestampTzGetDatum(not_after);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	explicit_bzero(key_pem, strlen(key_pem));
 	return (Datum) 0;

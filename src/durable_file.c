@@ -10,6 +10,11 @@
  * the directory.  A temporary file left by a crash is simply replaced by
  * the next write.
  *
+ * A file can also be staged (durable_file_stage: written without fsync)
+ * and put in place later by durable_rename(), which fsyncs it first; the
+ * managed pg_hba.conf is written that way, checked, then renamed at
+ * commit.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -60,28 +65,26 @@ durable_file_make_dir(const char *path)
 }
 
 /*
- * durable_file_write
- *		Replace path with len bytes of data, atomically and durably.  The
- *		file has the given mode from its creation on.
+ * write_new_file
+ *		Create path (replacing a leftover) with the given mode and write len
+ *		bytes of data to it; fsync it when sync.  Removes it on failure.
  */
-void
-durable_file_write(const char *path, const char *data, size_t len, mode_t mode)
+static void
+write_new_file(const char *path, const char *data, size_t len, mode_t mode, bool sync)
 {
-	char		tmp[MAXPGPATH];
 	int			fd;
 	size_t		done = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (unlink(tmp) != 0 && errno != ENOENT)
+	if (unlink(path) != 0 && errno != ENOENT)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not remove file \"%s\": %m", tmp)));
+				 errmsg("could not remove file \"%s\": %m", path)));
 
-	fd = OpenTransientFilePerm(tmp, O_WRONLY | O_CREAT | O_EXCL | PG_BINARY, mode);
+	fd = OpenTransientFilePerm(path, O_WRONLY | O_CREAT | O_EXCL | PG_BINARY, mode);
 	if (fd < 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not create file \"%s\": %m", tmp)));
+				 errmsg("could not create file \"%s\": %m", path)));
 
 	while (done < len)
 	{
@@ -92,31 +95,56 @@ durable_file_write(const char *path, const char *data, size_t len, mode_t mode)
 			int			save_errno = errno;
 
 			CloseTransientFile(fd);
-			unlink(tmp);
+			unlink(path);
 			errno = (n == 0) ? ENOSPC : save_errno;
 			ereport(ERROR,
 					(errcode_for_file_access(),
-					 errmsg("could not write file \"%s\": %m", tmp)));
+					 errmsg("could not write file \"%s\": %m", path)));
 		}
 		done += n;
 	}
-	if (pg_fsync(fd) != 0)
+	if (sync && pg_fsync(fd) != 0)
 	{
 		int			save_errno = errno;
 
 		CloseTransientFile(fd);
-		unlink(tmp);
+		unlink(path);
 		errno = save_errno;
 		ereport(data_sync_elevel(ERROR),
 				(errcode_for_file_access(),
-				 errmsg("could not fsync file \"%s\": %m", tmp)));
+				 errmsg("could not fsync file \"%s\": %m", path)));
 	}
 	if (CloseTransientFile(fd) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not close file \"%s\": %m", tmp)));
+				 errmsg("could not close file \"%s\": %m", path)));
+}
 
+/*
+ * durable_file_write
+ *		Replace path with len bytes of data, atomically and durably.  The
+ *		file has the given mode from its creation on.
+ */
+void
+durable_file_write(const char *path, const char *data, size_t len, mode_t mode)
+{
+	char		tmp[MAXPGPATH];
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	write_new_file(tmp, data, len, mode, true);
 	(void) durable_rename(tmp, path, ERROR);
+}
+
+/*
+ * durable_file_stage
+ *		Write a file that is to be put in place later with
+ *		durable_rename(), which fsyncs it before the rename: it is not
+ *		fsync'd here (a crash leaves at worst a stray staged file).
+ */
+void
+durable_file_stage(const char *path, const char *data, size_t len, mode_t mode)
+{
+	write_new_file(path, data, len, mode, false);
 }
 
 /*

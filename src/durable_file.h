@@ -10,6 +10,7 @@
 
 extern void durable_file_make_dir(const char *path);
 extern void durable_file_write(const char *path, const char *data, size_t len, mode_t mode);
+extern void durable_file_stage(const char *path, const char *data, size_t len, mode_t mode);
 extern char *durable_file_read(const char *path, size_t *len, bool missing_ok);
 extern void durable_file_remove(const char *path);
 

@@ -68,8 +68,19 @@ pgrepl_alter_system_set(const char *name, const char *value)
 void
 pgrepl_reload_server_config(void)
 {
+	pgrepl_signal_reload(ERROR);
+}
+
+/*
+ * pgrepl_signal_reload
+ *		The same, reporting a failure at elevel: LOG where no error may be
+ *		raised (at transaction commit).
+ */
+void
+pgrepl_signal_reload(int elevel)
+{
 	if (kill(PostmasterPid, SIGHUP) != 0)
-		ereport(ERROR,
+		ereport(elevel,
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("could not send a reload signal to the postmaster: %m")));
 }

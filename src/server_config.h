@@ -11,5 +11,6 @@
 
 extern void pgrepl_alter_system_set(const char *name, const char *value);
 extern void pgrepl_reload_server_config(void);
+extern void pgrepl_signal_reload(int elevel);
 
 #endif							/* PGREPL_SERVER_CONFIG_H */

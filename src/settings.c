@@ -35,6 +35,17 @@ int			pgrepl_max_backups = 4;
 int			pgrepl_backup_timeout = 12 * 60 * 60;
 int			pgrepl_backup_history_retention = 30 * 24 * 60 * 60;
 
+/* standby provisioning */
+int			pgrepl_hba_position = PGREPL_HBA_POSITION_TOP;
+int			pgrepl_hba_check_interval = 60;
+char	   *pgrepl_primary_host = NULL;
+
+static const struct config_enum_entry hba_position_options[] = {
+	{"top", PGREPL_HBA_POSITION_TOP, false},
+	{"bottom", PGREPL_HBA_POSITION_BOTTOM, false},
+	{NULL, 0, false}
+};
+
 /*
  * pgrepl_define_settings
  *		Define all settings; called once from _PG_init.
@@ -164,6 +175,38 @@ pgrepl_define_settings(void)
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	/* --- standby provisioning --- */
+
+	DefineCustomEnumVariable("pgrepl_admin.hba_position",
+							 "Where the pgrepl_admin managed block goes in pg_hba.conf.",
+							 "top: before the first rule of the file, so that managed rules match first; "
+							 "bottom: after every other line.",
+							 &pgrepl_hba_position,
+							 PGREPL_HBA_POSITION_TOP,
+							 hba_position_options,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgrepl_admin.hba_check_interval",
+							"Interval between two checks of pg_hba.conf against pgrepl_admin.hba_rules by the maintenance worker.",
+							"The worker rewrites the managed block when it differs. Zero turns the check off.",
+							&pgrepl_hba_check_interval,
+							60,
+							0, 24 * 60 * 60,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("pgrepl_admin.primary_host",
+							   "Host name or address of this server in the primary_conninfo that add_standby() returns.",
+							   "Empty means the machine's host name.",
+							   &pgrepl_primary_host,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pgrepl_admin");
 }

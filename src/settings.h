@@ -41,6 +41,22 @@ extern int	pgrepl_backup_timeout;
 /* pgrepl_admin.backup_history_retention, in seconds */
 extern int	pgrepl_backup_history_retention;
 
+/* --- standby provisioning --- */
+
+/* pgrepl_admin.hba_position: where the managed block goes in pg_hba.conf */
+typedef enum PgreplHbaPosition
+{
+	PGREPL_HBA_POSITION_TOP,
+	PGREPL_HBA_POSITION_BOTTOM
+} PgreplHbaPosition;
+extern int	pgrepl_hba_position;
+
+/* pgrepl_admin.hba_check_interval, in seconds; 0 turns drift repair off */
+extern int	pgrepl_hba_check_interval;
+
+/* pgrepl_admin.primary_host: host in add_standby's primary_conninfo; "" = host name */
+extern char *pgrepl_primary_host;
+
 extern void pgrepl_define_settings(void);
 
 #endif							/* PGREPL_SETTINGS_H */

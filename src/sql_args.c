@@ -1,10 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * sql_args.c
- *	  Checks of SQL function arguments shared by the SQL faces.
+ *	  Argument checks shared by the SQL functions.
  *
- * Functions that are not STRICT check their NULLs themselves, so that a
- * NULL gets an error naming the argument rather than a NULL result.
+ * The functions are not STRICT, so that a NULL argument is an error that
+ * names it instead of a silent NULL result.
  *
  *-------------------------------------------------------------------------
  */
@@ -14,7 +14,7 @@
 
 /* Error out when argument n (named name) is NULL. */
 void
-require_arg(FunctionCallInfo fcinfo, int n, const char *name)
+pgrepl_require_arg(FunctionCallInfo fcinfo, int n, const char *name)
 {
 	if (PG_ARGISNULL(n))
 		ereport(ERROR,

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * sql_args.h
- *	  Checks of SQL function arguments shared by the SQL faces.
+ *	  Argument checks shared by the SQL functions.
  *
  *-------------------------------------------------------------------------
  */
@@ -10,6 +10,6 @@
 
 #include "fmgr.h"
 
-extern void require_arg(FunctionCallInfo fcinfo, int n, const char *name);
+extern void pgrepl_require_arg(FunctionCallInfo fcinfo, int n, const char *name);
 
 #endif							/* PGREPL_SQL_ARGS_H */

@@ -13,6 +13,7 @@
 
 #include "backup_history.h"
 #include "cert_renew.h"
+#include "hba_sync.h"
 #include "lag_sample.h"
 #include "shmem.h"
 #include "task.h"
@@ -21,6 +22,7 @@ const MaintenanceTask *const pgrepl_tasks[] = {
 	&lag_sample_task,
 	&cert_renew_task,
 	&backup_history_prune_task,
+	&hba_sync_task,
 };
 
 const int	pgrepl_task_count = lengthof(pgrepl_tasks);

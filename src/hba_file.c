@@ -1,0 +1,593 @@
+/*-------------------------------------------------------------------------
+ *
+ * hba_file.c
+ *	  The one path by which pgrepl_admin changes pg_hba.conf.
+ *
+ * pgrepl_admin.hba_rules is the source of truth; the file gets a managed
+ * block rendered from it (hba_text.c), and every other byte stays.  A
+ * change reaches the file only when the transaction that made it commits:
+ *
+ *	- whoever changes hba_rules (hba_add and friends, or any statement on
+ *	  the table, through its trigger) takes SHARE ROW EXCLUSIVE on it, held
+ *	  to the end of the transaction, and calls hba_file_write_at_commit();
+ *	- at PRE_COMMIT, while the transaction can still fail cleanly, the
+ *	  table is read with the latest snapshot (so rules that other
+ *	  transactions committed before ours are seen, whatever the isolation
+ *	  level), the file is rendered and written as a candidate next to the
+ *	  live file (so that relative @file references resolve alike), and the
+ *	  candidate is checked with the server's own parser,
+ *	  tokenize_auth_file() and parse_hba_line().  A line the server would
+ *	  reject aborts the commit with the rule and the parser's reason;
+ *	- at COMMIT the candidate is renamed over the live file (durably) and
+ *	  the postmaster is signalled to reload.  Nothing may fail there, so
+ *	  problems are logged; a crash between commit and rename is repaired by
+ *	  the hba_sync task;
+ *	- at ABORT the candidate is removed and the file never changed.
+ *
+ * However many rules a transaction changes, the file is written once.
+ * The lock serialises writers: the next one reads the table only after the
+ * previous one has committed and renamed its file, so none loses another's
+ * rules.  The hba_sync task (hba_file_sync_now) renders the same way at
+ * any time, also on a standby, where no lock is needed (nothing writes
+ * the table there) and the file is not part of the database.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "durable_file.h"
+#include "hba_file.h"
+#include "hba_text.h"
+#include "server_config.h"
+#include "settings.h"
+
+/* state of the current transaction's pending rewrite */
+static bool write_pending = false;
+static bool reload_pending = false;
+static bool candidate_ready = false;
+static char candidate_path[MAXPGPATH];
+static bool callback_registered = false;
+
+static const char *const read_rules_sql =
+"SELECT rule_id, connection_type, database, role_name::text, "
+"       pg_catalog.host(address) || '/' || pg_catalog.masklen(address), method, comment "
+"FROM pgrepl_admin.hba_rules ORDER BY rule_id";
+
+/*
+ * hba_rules_relid
+ *		The OID of pgrepl_admin.hba_rules.
+ */
+Oid
+hba_rules_relid(void)
+{
+	Oid			nsp = get_namespace_oid("pgrepl_admin", false);
+	Oid			relid = get_relname_relid("hba_rules", nsp);
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table pgrepl_admin.hba_rules does not exist");
+	return relid;
+}
+
+/*
+ * hba_file_lock_rules
+ *		Take the writers' lock on hba_rules, held to the end of the
+ *		transaction.  During recovery nothing writes the table, and the
+ *		lock cannot be had: it is skipped.
+ */
+void
+hba_file_lock_rules(void)
+{
+	if (!RecoveryInProgress())
+		LockRelationOid(hba_rules_relid(), ShareRowExclusiveLock);
+}
+
+/*
+ * hba_file_read_rules
+ *		Every row of hba_rules, by rule_id, read with the active snapshot,
+ *		as a List of HbaRule in the caller's memory context.
+ */
+List *
+hba_file_read_rules(void)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *rules = NIL;
+	int			rc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute(read_rules_sql, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading pgrepl_admin.hba_rules failed: %s", SPI_result_code_string(rc));
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(caller);
+		HbaRule    *rule = palloc0(sizeof(HbaRule));
+
+		rule->rule_id = pg_strtoint64(SPI_getvalue(tup, desc, 1));
+		rule->connection_type = SPI_getvalue(tup, desc, 2);
+		rule->database = SPI_getvalue(tup, desc, 3);
+		rule->role_name = SPI_getvalue(tup, desc, 4);
+		rule->address = SPI_getvalue(tup, desc, 5);
+		rule->method = SPI_getvalue(tup, desc, 6);
+		rule->comment = SPI_getvalue(tup, desc, 7);
+		rules = lappend(rules, rule);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return rules;
+}
+
+/*
+ * hba_file_rule_line
+ *		The rule's line in pg_hba.conf, newline included (palloc'd).
+ */
+char *
+hba_file_rule_line(const HbaRule *rule)
+{
+	HbaRuleText text;
+	char	   *line;
+
+	text.rule_id = (long) rule->rule_id;
+	text.connection_type = rule->connection_type;
+	text.database = strcmp(rule->database, "replication") == 0 ? NULL : rule->database;
+	text.role_name = rule->role_name;
+	text.address = rule->address;
+	text.method = rule->method;
+	text.comment = rule->comment;
+	line = palloc(hba_rule_line_size(&text));
+	(void) hba_render_rule(&text, line);
+	return line;
+}
+
+/*
+ * render_file
+ *		The live file's text with its managed block holding these rules.
+ */
+static char *
+render_file(List *rules, const char *live, size_t live_len, size_t *out_len)
+{
+	StringInfoData block;
+	ListCell   *lc;
+	char	   *out;
+	size_t		n;
+
+	initStringInfo(&block);
+	appendStringInfoString(&block, HBA_BLOCK_BEGIN);
+	foreach(lc, rules)
+		appendStringInfoString(&block, hba_file_rule_line(lfirst(lc)));
+	appendStringInfoString(&block, HBA_BLOCK_END);
+
+	out = palloc(live_len + block.len + 2);
+	n = hba_splice_block(live, live_len, block.data, block.len,
+						 pgrepl_hba_position == PGREPL_HBA_POSITION_BOTTOM ?
+						 HBA_POSITION_BOTTOM : HBA_POSITION_TOP, out);
+	if (n == (size_t) -1)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("the pgrepl_admin managed block of \"%s\" is damaged", HbaFileName),
+				 errdetail("A marker line of the block is missing, repeated or out of order."),
+				 errhint("Repair pg_hba.conf by hand: keep exactly one BEGIN and one END marker line, in that order, or remove both; then call pgrepl_admin.hba_sync().")));
+	out[n] = '\0';
+	*out_len = n;
+	return out;
+}
+
+/* Number of the line that starts at offset off of text (1-based). */
+static int
+line_number_at(const char *text, size_t off)
+{
+	int			n = 1;
+
+	for (size_t i = 0; i < off; i++)
+		n += (text[i] == '\n');
+	return n;
+}
+
+/*
+ * parse_lines
+ *		Every line of file (whose text is text) as the server's parser sees
+ *		it: a List of HbaFileLine.  filename resolves relative @file
+ *		references.  Lines between the block's markers carry their rule id.
+ */
+static List *
+parse_lines(const char *filename, FILE *file, const char *text, size_t len)
+{
+	List	   *tok_lines = NIL;
+	List	   *lines = NIL;
+	ListCell   *lc;
+	size_t		start;
+	size_t		end;
+	int			first_block_line = 0;
+	int			last_block_line = 0;
+
+	if (hba_find_block(text, len, &start, &end) == HBA_BLOCK_FOUND)
+	{
+		first_block_line = line_number_at(text, start);
+		last_block_line = line_number_at(text, end) - 1;
+	}
+
+	(void) tokenize_auth_file(filename, file, &tok_lines, DEBUG3);
+	foreach(lc, tok_lines)
+	{
+		TokenizedAuthLine *tok = lfirst(lc);
+		HbaFileLine *line = palloc0(sizeof(HbaFileLine));
+
+		line->line_num = tok->line_num;
+		line->raw_line = tok->raw_line;
+		line->rule_id = -1;
+		if (tok->line_num > first_block_line && tok->line_num < last_block_line)
+			line->rule_id = hba_line_rule_id(tok->raw_line, strlen(tok->raw_line));
+		if (tok->err_msg == NULL)
+			line->parsed = parse_hba_line(tok, DEBUG3);
+		line->error = tok->err_msg;
+		lines = lappend(lines, line);
+	}
+	return lines;
+}
+
+/*
+ * hba_file_parse_text
+ *		The lines of a pg_hba.conf held in memory, parsed as if it were the
+ *		live file.
+ */
+List *
+hba_file_parse_text(const char *text, size_t len)
+{
+	FILE	   *file;
+	List	   *volatile lines = NIL;
+
+	file = fmemopen(len > 0 ? (void *) text : (void *) "", len, "r");
+	if (file == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not open a memory stream: %m")));
+	PG_TRY();
+	{
+		lines = parse_lines(HbaFileName, file, text, len);
+	}
+	PG_FINALLY();
+	{
+		fclose(file);
+	}
+	PG_END_TRY();
+	return lines;
+}
+
+/* Raise the error for a line of a candidate that the server rejects. */
+static void
+report_rejected(const HbaFileLine *line)
+{
+	const char *why = line->error ? line->error : "invalid line";
+
+	if (line->rule_id == 0)		/* a rule not yet added: hba_file_check_rule */
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("the server would reject this rule: %s", why),
+				 errdetail("Its line in pg_hba.conf would be: %s", line->raw_line)));
+	if (line->rule_id > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("the server would reject pgrepl_admin rule %lld: %s",
+						(long long) line->rule_id, why),
+				 errdetail("Line %d of the new pg_hba.conf would be: %s",
+						   line->line_num, line->raw_line),
+				 errhint("pg_hba.conf was left as it was.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIG_FILE_ERROR),
+			 errmsg("line %d of \"%s\" is invalid: %s", line->line_num, HbaFileName, why),
+			 errdetail("The line is outside the pgrepl_admin managed block: %s", line->raw_line),
+			 errhint("The server would not load the file; correct the line by hand, then call pgrepl_admin.hba_sync().")));
+}
+
+/*
+ * hba_file_check_rule
+ *		Check one rule's line with the server's parser before it goes into
+ *		the table, so that a bad rule fails where it is added.
+ */
+void
+hba_file_check_rule(const HbaRule *rule)
+{
+	char	   *line = hba_file_rule_line(rule);
+	StringInfoData text;
+	List	   *lines;
+
+	/* inside markers, so that the parser's result names the rule */
+	initStringInfo(&text);
+	appendStringInfo(&text, "%s%s%s", HBA_BLOCK_BEGIN, line, HBA_BLOCK_END);
+	lines = hba_file_parse_text(text.data, text.len);
+	if (list_length(lines) != 1)
+		elog(ERROR, "rule line tokenized into %d lines", list_length(lines));
+	if (((HbaFileLine *) linitial(lines))->parsed == NULL)
+		report_rejected(linitial(lines));
+}
+
+/*
+ * check_candidate
+ *		Parse the candidate file at path (whose text is text) as the server
+ *		would; an ERROR for the first line it would reject.  Managed rules
+ *		that load but cannot match (hostssl while ssl is off) get a WARNING.
+ */
+static void
+check_candidate(const char *path, const char *text, size_t len)
+{
+	FILE	   *file = AllocateFile(path, "r");
+	List	   *lines;
+	ListCell   *lc;
+	int			cannot_match = 0;
+	const char *why = NULL;
+
+	if (file == NULL)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\": %m", path)));
+	lines = parse_lines(path, file, text, len);
+	FreeFile(file);
+
+	foreach(lc, lines)
+	{
+		HbaFileLine *line = lfirst(lc);
+
+		if (line->parsed == NULL)
+			report_rejected(line);
+		if (line->error != NULL && line->rule_id >= 0)
+		{
+			cannot_match++;
+			why = line->error;
+		}
+	}
+	if (cannot_match > 0)
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("%d pgrepl_admin rule(s) in pg_hba.conf cannot match: %s", cannot_match, why),
+				 errhint("Turn ssl on, for example with pgrepl_admin.rotate_server_cert().")));
+}
+
+/*
+ * prepare_candidate
+ *		Render the file from rules and the live file; when it differs, write
+ *		it as the candidate at candidate_path with the live file's mode and
+ *		check it.  Returns whether it differs (and so a candidate exists).
+ *		old_text/old_len receive the live text when asked.
+ */
+static bool
+prepare_candidate(List *rules, char **old_text)
+{
+	size_t		live_len;
+	char	   *live = durable_file_read(HbaFileName, &live_len, false);
+	size_t		new_len;
+	char	   *new_text = render_file(rules, live, live_len, &new_len);
+	struct stat st;
+
+	if (old_text)
+		*old_text = live;
+	if (new_len == live_len && memcmp(new_text, live, live_len) == 0)
+		return false;
+
+	if (stat(HbaFileName, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", HbaFileName)));
+	snprintf(candidate_path, sizeof(candidate_path), "%s.pgrepl_admin-%d",
+			 HbaFileName, MyProcPid);
+	durable_file_stage(candidate_path, new_text, new_len, st.st_mode & 0777);
+	if (chmod(candidate_path, st.st_mode & 0777) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not change the mode of file \"%s\": %m", candidate_path)));
+	candidate_ready = true;
+	check_candidate(candidate_path, new_text, new_len);
+	return true;
+}
+
+/* Remove a candidate left by this transaction; never raises an error. */
+static void
+discard_candidate(void)
+{
+	if (candidate_ready && unlink(candidate_path) != 0 && errno != ENOENT)
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not remove file \"%s\": %m", candidate_path)));
+	candidate_ready = false;
+}
+
+/*
+ * install_candidate
+ *		Put the checked candidate in place and signal the reload, at the
+ *		given level for problems (LOG at commit, where no ERROR may happen).
+ */
+static void
+install_candidate(int elevel)
+{
+	if (durable_rename(candidate_path, HbaFileName, elevel) != 0)
+	{
+		discard_candidate();
+		return;
+	}
+	candidate_ready = false;
+	pgrepl_signal_reload(elevel);
+}
+
+static void
+reset_pending(void)
+{
+	write_pending = false;
+	reload_pending = false;
+}
+
+/*
+ * hba_file_pre_commit
+ *		The work of PRE_COMMIT: render, write and check the candidate for
+ *		this transaction's pending change.  Idempotent; standby.c calls it
+ *		first from its own callback so that the file is checked before any
+ *		slot is touched.
+ */
+void
+hba_file_pre_commit(void)
+{
+	List	   *rules;
+
+	if (!write_pending || candidate_ready)
+		return;
+	/* make the transaction's last changes visible to the snapshot */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetLatestSnapshot());
+	rules = hba_file_read_rules();
+	PopActiveSnapshot();
+	if (!prepare_candidate(rules, NULL) && !reload_pending)
+		reset_pending();
+}
+
+static void
+hba_file_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			hba_file_pre_commit();
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (write_pending)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that changed pgrepl_admin.hba_rules")));
+			break;
+		case XACT_EVENT_COMMIT:
+			if (candidate_ready)
+				install_candidate(LOG);
+			else if (write_pending && reload_pending)
+				pgrepl_signal_reload(LOG);
+			reset_pending();
+			break;
+		case XACT_EVENT_ABORT:
+			discard_candidate();
+			reset_pending();
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * hba_file_write_at_commit
+ *		Have pg_hba.conf rewritten from hba_rules when the current
+ *		transaction commits.  With reload_always, the server reloads even
+ *		when the file is already right (hba_sync).  The caller holds the
+ *		lock of hba_file_lock_rules().
+ */
+void
+hba_file_write_at_commit(bool reload_always)
+{
+	if (!callback_registered)
+	{
+		RegisterXactCallback(hba_file_xact_callback, NULL);
+		callback_registered = true;
+	}
+	write_pending = true;
+	reload_pending |= reload_always;
+}
+
+/* The rule ids of the managed lines of a file's text, as a List of int64 */
+static List *
+managed_ids(const char *text, size_t len)
+{
+	List	   *ids = NIL;
+	ListCell   *lc;
+
+	foreach(lc, hba_file_parse_text(text, len))
+	{
+		HbaFileLine *line = lfirst(lc);
+
+		if (line->rule_id >= 0)
+			ids = lappend_int(ids, (int) line->rule_id);
+	}
+	return ids;
+}
+
+/* "3, 5, 7" or "none" */
+static char *
+id_list_text(List *ids)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	if (ids == NIL)
+		return "none";
+	initStringInfo(&buf);
+	foreach(lc, ids)
+		appendStringInfo(&buf, "%s%d", buf.len > 0 ? ", " : "", lfirst_int(lc));
+	return buf.data;
+}
+
+/*
+ * hba_file_sync_now
+ *		Bring the live file in line with hba_rules at once (the hba_sync
+ *		task), logging what differed.  On a primary it skips the round,
+ *		returning false, while a writer holds the lock (its commit writes
+ *		the file anyway).  Returns whether the file was rewritten.
+ */
+bool
+hba_file_sync_now(void)
+{
+	List	   *rules;
+	char	   *old_text = NULL;
+	volatile bool differs = false;
+	List	   *want = NIL;
+	List	   *have;
+	ListCell   *lc;
+
+	if (!RecoveryInProgress() &&
+		!ConditionalLockRelationOid(hba_rules_relid(), ShareRowExclusiveLock))
+		return false;
+
+	PushActiveSnapshot(GetLatestSnapshot());
+	rules = hba_file_read_rules();
+	PopActiveSnapshot();
+
+	PG_TRY();
+	{
+		differs = prepare_candidate(rules, &old_text);
+		if (differs)
+			install_candidate(ERROR);
+	}
+	PG_CATCH();
+	{
+		discard_candidate();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (!differs)
+		return false;
+
+	foreach(lc, rules)
+		want = lappend_int(want, (int) ((HbaRule *) lfirst(lc))->rule_id);
+	have = managed_ids(old_text, strlen(old_text));
+	ereport(LOG,
+			(errmsg("pgrepl_admin rewrote the managed block of \"%s\", which differed from pgrepl_admin.hba_rules",
+					HbaFileName),
+			 errdetail("Rules put back: %s; lines of other rules removed: %s.%s",
+					   id_list_text(list_difference_int(want, have)),
+					   id_list_text(list_difference_int(have, want)),
+					   list_difference_int(want, have) == NIL && list_difference_int(have, want) == NIL ?
+					   " The block had been edited or moved." : "")));
+	return true;
+}

@@ -1,0 +1,257 @@
+/*-------------------------------------------------------------------------
+ *
+ * replication_role.c
+ *	  create_replication_role() and drop_replication_role(): the roles
+ *	  standbys log in as.
+ *
+ * The role is made through CreateRole(), the machinery of CREATE ROLE,
+ * with the SCRAM-SHA-256 verifier computed here by
+ * pg_be_scram_build_secret(): no SQL statement carrying the password is
+ * ever built, so log_statement and pg_stat_statements never see it.  A
+ * generated password has 192 bits from pg_strong_random(), written in
+ * URL-safe base64 (32 characters, no padding), so it can go into a
+ * connection string or a .pgpass line unquoted; it is returned once and
+ * kept nowhere but as the verifier.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "commands/user.h"
+#include "common/base64.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_node.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/syscache.h"
+
+#include "replication_role.h"
+#include "spi_query.h"
+#include "sql_args.h"
+
+#define PASSWORD_RANDOM_BYTES 24
+
+/*
+ * From libpq/scram.h, which cannot be included here: it pulls in
+ * libpq/libpq-be.h and with it the GSSAPI headers, which a server built
+ * with GSSAPI needs but its development package does not install.
+ */
+extern char *pg_be_scram_build_secret(const char *password);
+
+PG_FUNCTION_INFO_V1(create_replication_role);
+PG_FUNCTION_INFO_V1(drop_replication_role);
+
+/* A new password: PASSWORD_RANDOM_BYTES random bytes in URL-safe base64. */
+static char *
+generate_password(void)
+{
+	unsigned char raw[PASSWORD_RANDOM_BYTES];
+	int			len = pg_b64_enc_len(sizeof(raw));
+	char	   *out = palloc(len + 1);
+	int			n;
+
+	if (!pg_strong_random(raw, sizeof(raw)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random bytes for a password")));
+	n = pg_b64_encode((const char *) raw, sizeof(raw), out, len);
+	explicit_bzero(raw, sizeof(raw));
+	if (n < 0)
+		elog(ERROR, "could not encode a password");
+	while (n > 0 && out[n - 1] == '=')
+		n--;
+	out[n] = '\0';
+	for (int i = 0; i < n; i++)
+	{
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
+	}
+	return out;
+}
+
+/* A role name the rules and the file can hold. */
+static void
+check_role_name(const char *name)
+{
+	if (name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("role_name must not be empty")));
+	for (const char *p = name; *p; p++)
+	{
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("role_name must not contain control characters")));
+	}
+}
+
+static DefElem *
+bool_option(const char *name, bool value)
+{
+	return makeDefElem(pstrdup(name), (Node *) makeBoolean(value), -1);
+}
+
+/*
+ * replication_role_create
+ *		Make role_name a LOGIN REPLICATION role.  A new role gets password
+ *		(generated when NULL and with_password) as a SCRAM verifier, and the
+ *		generated password is returned; otherwise NULL.  An existing role is
+ *		an error unless if_not_exists: it then gets LOGIN REPLICATION and
+ *		keeps its password.
+ */
+char *
+replication_role_create(const char *role_name, const char *password,
+						bool with_password, bool if_not_exists)
+{
+	ParseState *pstate = make_parsestate(NULL);
+	char	   *generated = NULL;
+	List	   *options;
+
+	check_role_name(role_name);
+	options = list_make2(bool_option("canlogin", true), bool_option("isreplication", true));
+
+	if (OidIsValid(get_role_oid(role_name, true)))
+	{
+		AlterRoleStmt *stmt = makeNode(AlterRoleStmt);
+
+		if (!if_not_exists)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("role \"%s\" already exists", role_name),
+					 errhint("Pass if_not_exists => true to make it a LOGIN REPLICATION role and keep its password.")));
+		stmt->role = makeNode(RoleSpec);
+		stmt->role->roletype = ROLESPEC_CSTRING;
+		stmt->role->rolename = pstrdup(role_name);
+		stmt->role->location = -1;
+		stmt->options = options;
+		stmt->action = 1;
+		(void) AlterRole(pstate, stmt);
+	}
+	else
+	{
+		CreateRoleStmt *stmt = makeNode(CreateRoleStmt);
+
+		if (with_password)
+		{
+			char	   *verifier;
+
+			if (password == NULL)
+				password = generated = generate_password();
+			else if (password[0] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("password must not be empty"),
+						 errhint("Pass NULL to have a strong password generated.")));
+			verifier = pg_be_scram_build_secret(password);
+			options = lappend(options, makeDefElem("password", (Node *) makeString(verifier), -1));
+		}
+		stmt->stmt_type = ROLESTMT_ROLE;
+		stmt->role = pstrdup(role_name);
+		stmt->options = options;
+		(void) CreateRole(pstate, stmt);
+	}
+	CommandCounterIncrement();
+	return generated;
+}
+
+/* The standby or the rule that still needs role_name, or NULL. */
+static char *
+role_user(const char *role_name)
+{
+	char	  **row;
+
+	row = pgrepl_query_row("SELECT 'standby ' || pg_catalog.quote_ident(name) FROM pgrepl_admin.standbys "
+						   "WHERE role_name = $1::name "
+						   "UNION ALL "
+						   "SELECT 'pg_hba.conf rule ' || rule_id FROM pgrepl_admin.hba_rules "
+						   "WHERE role_name = $1::name LIMIT 1",
+						   1, &role_name);
+	return row ? row[0] : NULL;
+}
+
+/*
+ * replication_role_drop
+ *		Drop a replication role; false when it does not exist.  Refused for
+ *		a role without REPLICATION and for one a standby or rule still
+ *		names.
+ */
+bool
+replication_role_drop(const char *role_name)
+{
+	HeapTuple	tup;
+	bool		replication;
+	char	   *user;
+	DropRoleStmt *stmt;
+	RoleSpec   *spec;
+
+	tup = SearchSysCache1(AUTHNAME, CStringGetDatum(role_name));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	replication = ((Form_pg_authid) GETSTRUCT(tup))->rolreplication;
+	ReleaseSysCache(tup);
+	if (!replication)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("role \"%s\" is not a replication role", role_name),
+				 errhint("Drop other roles with DROP ROLE.")));
+	user = role_user(role_name);
+	if (user != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("role \"%s\" is still used by %s", role_name, user),
+				 errhint("Remove the standby with pgrepl_admin.remove_standby() or the rule with pgrepl_admin.hba_remove() first.")));
+
+	spec = makeNode(RoleSpec);
+	spec->roletype = ROLESPEC_CSTRING;
+	spec->rolename = pstrdup(role_name);
+	spec->location = -1;
+	stmt = makeNode(DropRoleStmt);
+	stmt->roles = list_make1(spec);
+	stmt->missing_ok = false;
+	DropRole(stmt);
+	CommandCounterIncrement();
+	return true;
+}
+
+/*
+ * create_replication_role(role_name, password, if_not_exists)
+ *		A LOGIN REPLICATION role; returns the generated password, once.
+ */
+Datum
+create_replication_role(PG_FUNCTION_ARGS)
+{
+	char	   *password;
+
+	pgrepl_require_arg(fcinfo, 0, "role_name");
+	pgrepl_require_arg(fcinfo, 2, "if_not_exists");
+	password = replication_role_create(NameStr(*PG_GETARG_NAME(0)),
+									   PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+									   true, PG_GETARG_BOOL(2));
+	if (password == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(password));
+}
+
+/*
+ * drop_replication_role(role_name)
+ *		Drop a replication role; false (with a NOTICE) when there is none.
+ */
+Datum
+drop_replication_role(PG_FUNCTION_ARGS)
+{
+	const char *role_name;
+
+	pgrepl_require_arg(fcinfo, 0, "role_name");
+	role_name = NameStr(*PG_GETARG_NAME(0));
+	if (replication_role_drop(role_name))
+		PG_RETURN_BOOL(true);
+	ereport(NOTICE,
+			(errmsg("role \"%s\" does not exist, skipping", role_name)));
+	PG_RETURN_BOOL(false);
+}

@@ -1,0 +1,261 @@
+# Standby provisioning on real servers: standbys made with add_standby()
+# stream over verify-full TLS with scram and with cert authentication; an
+# unprovisioned role or address is refused; a rolled-back transaction leaves
+# pg_hba.conf byte for byte; 20 concurrent sessions end with the file equal
+# to the table; the worker repairs drift and renders the rules on a standby,
+# so that a promoted standby admits the others; pg_hba.conf outside the data
+# directory (Debian layout).
+
+use strict;
+use warnings;
+
+use Digest::SHA qw(sha256_hex);
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgreplAdminTest;
+
+my $tmp = PostgreSQL::Test::Utils::tempdir;
+my $root = "$tmp/root.crt";
+
+my $primary = new_primary('primary', conf => "listen_addresses = '127.0.0.1'\n"
+	  . "pgrepl_admin.primary_host = '127.0.0.1'\n"
+	  . "pgrepl_admin.hba_check_interval = 0\n"
+	  . "log_statement = 'all'\n"
+	  . "max_connections = 40\n");
+# only local lines: over TCP, nothing but the managed rules admits anyone
+set_hba($primary);
+my $hba = $primary->data_dir . '/pg_hba.conf';
+$primary->safe_psql('postgres', "SELECT pgrepl_admin.rotate_server_cert(ARRAY['localhost', '127.0.0.1'], '1 day')");
+write_private_file($root, $primary->safe_psql('postgres', 'SELECT pgrepl_admin.ca_certificate()') . "\n");
+
+sub file_sha { return sha256_hex(slurp_file($_[0])); }
+
+# managed rule ids in a pg_hba.conf, in file order
+sub file_rule_ids
+{
+	my ($path) = @_;
+	return join(',', slurp_file($path) =~ /# pgrepl_admin rule (\d+)/g);
+}
+
+sub table_rule_ids
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT coalesce(string_agg(rule_id::text, ',' ORDER BY rule_id), '') FROM pgrepl_admin.hba_rules");
+}
+
+# add_standby's result as a hash
+sub add_standby
+{
+	my ($args) = @_;
+	my $row = $primary->safe_psql('postgres',
+		"SELECT concat_ws('\@\@', standby_name, coalesce(password, ''), slot_name, primary_conninfo,
+		        coalesce(client_certificate, ''), coalesce(client_key, ''))
+		 FROM pgrepl_admin.add_standby($args)");
+	my %r;
+	@r{qw(name password slot conninfo cert key)} = split /\@\@/, $row, -1;
+	return \%r;
+}
+
+# a streaming standby set up with what add_standby returned
+sub provisioned_standby
+{
+	my ($name, $r, %ssl) = @_;
+	$primary->backup("${name}_base");
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init_from_backup($primary, "${name}_base", has_streaming => 1);
+	my $conninfo = "$r->{conninfo} sslrootcert=$root";
+	$conninfo .= " password=$r->{password}" if $r->{password} ne '';
+	$conninfo .= " $_=$ssl{$_}" for sort keys %ssl;
+	$node->append_conf('postgresql.conf',
+		"primary_conninfo = '$conninfo'\nprimary_slot_name = '$r->{slot}'\n"
+		  . "pgrepl_admin.hba_check_interval = '1s'\n");
+	$node->start;
+	$primary->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)
+		 JOIN pg_replication_slots sl ON sl.active_pid = r.pid
+		 WHERE r.application_name = '$name' AND r.state = 'streaming' AND s.ssl
+		   AND r.usename = '$name' AND sl.slot_name = '$r->{slot}'")
+	  or die "$name does not stream";
+	return $node;
+}
+
+# --- scram: a standby provisioned in one call streams over verify-full TLS
+my $scram = add_standby("'scram_standby', '127.0.0.1/32'");
+like($scram->{password}, qr/^[A-Za-z0-9_-]{32}$/, 'add_standby generated a password');
+like($scram->{conninfo}, qr/^host=127\.0\.0\.1 port=\d+ user=scram_standby application_name=scram_standby sslmode=verify-full$/,
+	'primary_conninfo names the host, port, role, application_name and verify-full');
+is($primary->safe_psql('postgres',
+		"SELECT restart_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = 'scram_standby'"),
+	't', 'its slot reserves WAL from the start');
+my $standby1 = provisioned_standby('scram_standby', $scram);
+pass('the scram standby streams over TLS from its slot');
+unlike(slurp_file($primary->logfile), qr/\Q$scram->{password}\E/, 'the generated password is nowhere in the server log');
+like(slurp_file($primary->logfile), qr/statement: SELECT concat_ws.*?add_standby/s, 'although statements are logged');
+
+# the same call again changes nothing and returns no secret
+my $again = add_standby("'scram_standby', '127.0.0.1/32'");
+is($again->{password}, '', 'add_standby again returns no password');
+is($primary->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots"), '1', 'and makes no slot');
+
+# --- cert: a client certificate instead of a password
+my $cert = add_standby("'cert_standby', '127.0.0.1/32', auth => 'cert'");
+is($cert->{password}, '', 'cert authentication: no password');
+write_private_file("$tmp/cert_standby.crt", "$cert->{cert}\n");
+write_private_file("$tmp/cert_standby.key", "$cert->{key}\n");
+my $standby2 = provisioned_standby('cert_standby', $cert,
+	sslcert => "$tmp/cert_standby.crt", sslkey => "$tmp/cert_standby.key");
+pass('the cert standby streams over TLS with its client certificate');
+
+# --- refused: a role without a rule, a rule for another address, a wrong password
+my $replconn = 'host=127.0.0.1 port=' . $primary->port . " replication=true sslmode=verify-full sslrootcert=$root";
+my $unprovisioned = $primary->safe_psql('postgres', "SELECT pgrepl_admin.create_replication_role('unprovisioned')");
+$primary->connect_fails("$replconn user=unprovisioned password=$unprovisioned",
+	'a replication role without a rule is refused',
+	expected_stderr => qr/no pg_hba\.conf entry for replication connection from host "127\.0\.0\.1", user "unprovisioned"/);
+my $far = add_standby("'far_standby', '192.0.2.10/32'");
+$primary->connect_fails("$replconn user=far_standby password=$far->{password}",
+	'a standby provisioned for another address is refused',
+	expected_stderr => qr/no pg_hba\.conf entry for replication connection from host "127\.0\.0\.1", user "far_standby"/);
+$primary->connect_ok("$replconn user=scram_standby password=$scram->{password} application_name=check",
+	'the provisioned role and address are admitted', sql => 'IDENTIFY_SYSTEM');
+$primary->connect_fails("$replconn user=scram_standby password=wrong",
+	'with its password only', expected_stderr => qr/password authentication failed/);
+$primary->connect_fails('host=127.0.0.1 port=' . $primary->port . " replication=true sslmode=disable user=scram_standby password=$scram->{password}",
+	'and over TLS only', expected_stderr => qr/no pg_hba\.conf entry .* no encryption/);
+
+# --- a rolled-back transaction leaves the file byte for byte, and no slot
+my $before = file_sha($hba);
+$primary->safe_psql('postgres', q{
+	BEGIN;
+	SELECT pgrepl_admin.add_standby('rolled_back', '10.0.0.9/32');
+	SELECT pgrepl_admin.hba_add('10.0.0.0/8', 'scram_standby');
+	DELETE FROM pgrepl_admin.hba_rules WHERE role_name = 'far_standby';
+	ROLLBACK;
+});
+is(file_sha($hba), $before, 'a rolled-back migration leaves pg_hba.conf identical (SHA-256)');
+is($primary->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'rolled_back'"),
+	'0', 'and creates no slot');
+
+# --- remove_standby refuses while the slot is active
+my ($ret, $out, $err) = $primary->psql('postgres', "SELECT pgrepl_admin.remove_standby('scram_standby')");
+like($err, qr/replication slot "scram_standby" of standby "scram_standby" is active/,
+	'remove_standby refuses while the standby streams from its slot');
+is($primary->safe_psql('postgres', "SELECT pgrepl_admin.remove_standby('far_standby')"), 't', 'an idle standby is removed');
+is($primary->safe_psql('postgres',
+		"SELECT count(*) FROM pg_roles WHERE rolname = 'far_standby'") . '|' .
+	$primary->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'far_standby'"),
+	'0|0', 'with its role and its slot');
+is(file_rule_ids($hba), table_rule_ids($primary), 'and its rule leaves pg_hba.conf');
+
+# --- 20 concurrent sessions adding and removing rules
+$primary->safe_psql('postgres', "SELECT pgrepl_admin.create_replication_role('conc_role')");
+my @clients;
+for my $s (1 .. 20)
+{
+	my $script = "$tmp/conc_$s.sql";
+	open(my $fh, '>', $script) or die;
+	for my $i (1 .. 8)
+	{
+		print $fh "SELECT pgrepl_admin.hba_add('10.$s.$i.0/24', 'conc_role');\n";
+		print $fh "SELECT pgrepl_admin.hba_remove(rule_id) FROM pgrepl_admin.hba_rules WHERE address = '10.$s.$i.0/24';\n"
+		  if $i % 2 == 0;
+	}
+	# and one transaction with several changes
+	print $fh "BEGIN; SELECT pgrepl_admin.hba_add('10.$s.100.0/24', 'conc_role'); "
+	  . "SELECT pgrepl_admin.hba_add('10.$s.101.0/24', 'conc_role'); COMMIT;\n";
+	close($fh);
+	push @clients, IPC::Run::start(
+		[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $primary->connstr('postgres'), '-f', $script ],
+		'>', \my $o, '2>', \my $e);
+}
+my $failed = 0;
+for my $c (@clients)
+{
+	$c->finish;
+	$failed++ if $c->result != 0;
+}
+is($failed, 0, '20 concurrent sessions ran all their changes');
+is($primary->safe_psql('postgres', "SELECT count(*) FROM pgrepl_admin.hba_rules WHERE role_name = 'conc_role'"),
+	20 * 6, 'the table holds every rule they kept');
+is(file_rule_ids($hba), table_rule_ids($primary), 'pg_hba.conf holds exactly the rules of the table, in order');
+is($primary->safe_psql('postgres', 'SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL'),
+	'0', 'and the server parses every line of it');
+
+# --- the worker repairs drift, and logs it
+my $good = slurp_file($hba);
+(my $edited = $good) =~ s/(# END pgrepl_admin managed block)/host all all 0.0.0.0\/0 trust\n$1/;
+open(my $fh, '>', $hba) or die;
+print $fh $edited;
+close($fh);
+$primary->safe_psql('postgres', "ALTER SYSTEM SET pgrepl_admin.hba_check_interval = '1s'; SELECT pg_reload_conf()");
+$primary->poll_query_until('postgres', "SELECT pg_read_file(current_setting('hba_file')) NOT LIKE '%0.0.0.0/0 trust%'")
+  or die 'the worker did not repair the block';
+is(slurp_file($hba), $good, 'the worker put back the managed block after an edit inside it');
+like(slurp_file($primary->logfile), qr/pgrepl_admin rewrote the managed block of .*pg_hba\.conf/, 'and logged it');
+
+# --- on a standby the worker renders the replicated table into its own file
+my $late = $primary->safe_psql('postgres',
+	"SELECT pgrepl_admin.hba_add('10.20.0.0/16', 'conc_role', comment => 'added after the standbys')");
+$primary->wait_for_catchup($standby1, 'replay');
+$standby1->poll_query_until('postgres',
+	"SELECT pg_read_file(current_setting('hba_file')) LIKE '%# pgrepl_admin rule $late: added after the standbys%'")
+  or die 'the standby did not render the new rule';
+is(file_rule_ids($standby1->data_dir . '/pg_hba.conf'), table_rule_ids($primary),
+	"the standby's pg_hba.conf holds the primary's rules");
+
+# --- after promotion it admits the other standby
+$standby1->promote;
+$standby1->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()') or die;
+$standby1->connect_ok('host=127.0.0.1 port=' . $standby1->port
+	  . " replication=true sslmode=verify-full sslrootcert=$root user=cert_standby"
+	  . " sslcert=$tmp/cert_standby.crt sslkey=$tmp/cert_standby.key",
+	'the promoted standby admits the cert standby with its certificate', sql => 'IDENTIFY_SYSTEM');
+$standby1->connect_fails('host=127.0.0.1 port=' . $standby1->port
+	  . " replication=true sslmode=verify-full sslrootcert=$root user=unprovisioned password=$unprovisioned",
+	'and still refuses an unprovisioned role',
+	expected_stderr => qr/no pg_hba\.conf entry/);
+
+$standby1->stop;
+$standby2->stop;
+$primary->stop;
+
+# --- Debian layout: pg_hba.conf outside the data directory
+my $debian = PostgreSQL::Test::Cluster->new('debian');
+$debian->init;
+my $etc = "$tmp/etc/postgresql/15/main";
+mkdir "$tmp/etc";
+mkdir "$tmp/etc/postgresql";
+mkdir "$tmp/etc/postgresql/15";
+mkdir $etc;
+open($fh, '>', "$etc/pg_hba.conf") or die;
+print $fh "# Debian-style pg_hba.conf\nlocal all all trust\n# local administrators\nlocal replication all trust\n";
+close($fh);
+chmod(0640, "$etc/pg_hba.conf");
+unlink($debian->data_dir . '/pg_hba.conf');
+$debian->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'pgrepl_admin'\nhba_file = '$etc/pg_hba.conf'\nlisten_addresses = '127.0.0.1'\n");
+$debian->start;
+$debian->safe_psql('postgres', 'CREATE EXTENSION pgrepl_admin');
+my $app_pw = $debian->safe_psql('postgres', "SELECT pgrepl_admin.create_replication_role('app')");
+my $outside = slurp_file("$etc/pg_hba.conf");
+$debian->connect_fails('host=127.0.0.1 port=' . $debian->port . " dbname=postgres user=app password=$app_pw",
+	'Debian layout: no rule, no connection', expected_stderr => qr/no pg_hba\.conf entry/);
+$debian->safe_psql('postgres',
+	"SELECT pgrepl_admin.hba_add('127.0.0.1/32', 'app', database => 'postgres', connection_type => 'host')");
+$debian->connect_ok('host=127.0.0.1 port=' . $debian->port . " dbname=postgres user=app password=$app_pw",
+	'Debian layout: the rule written to the file outside the data directory admits the role');
+my $written = slurp_file("$etc/pg_hba.conf");
+(my $without = $written) =~ s/# BEGIN pgrepl_admin.*# END pgrepl_admin managed block\n//s;
+is($without, $outside, 'every byte outside the managed block is as it was');
+like($written, qr/\A# Debian-style pg_hba\.conf\n# BEGIN pgrepl_admin/, 'the block goes before the first rule');
+is(sprintf('%04o', (stat("$etc/pg_hba.conf"))[2] & 07777), '0640', 'the file keeps its mode');
+ok(!-e $debian->data_dir . '/pg_hba.conf', 'nothing is written into the data directory');
+is(scalar(grep { /pgrepl_admin-/ } glob("$etc/*")), 0, 'no candidate file is left behind');
+$debian->stop;
+
+done_testing();
