@@ -1,9 +1,11 @@
-# pgrepl_clone_standby end to end from a local source, without
-# pgrepl_admin.add_standby() (the --primary-conninfo / --slot path): a fresh
-# clone while rows are written streams and has the primary's data; a re-run
+# pgrepl_clone_standby end to end from a local source, provisioning the
+# standby with pgrepl_admin.add_standby() (its role, a pg_hba.conf rule that
+# is the only way in for replication, its slot): a fresh clone while rows are
+# written streams over verify-full TLS and has the primary's data; a re-run
 # over the stopped, stale copy, in which one file differs from the primary's
-# with the same size and mtime, fixes it and streams again; a running target
-# is refused; a failing copy aborts the backup on the primary.
+# with the same size and mtime, reuses the provisioned standby, fixes the file
+# and streams again; a running target is refused; a failing copy aborts the
+# backup on the primary.
 
 use strict;
 use warnings;
@@ -21,10 +23,11 @@ my $tmp = PostgreSQL::Test::Utils::tempdir;
 
 # the primary serves TLS with pgrepl_admin's certificates; the standby
 # connects with sslmode=verify-full and the CA bundle the command writes
-my $primary = new_primary('primary', conf => "listen_addresses = '127.0.0.1'\n");
-set_hba($primary, 'hostssl replication all 127.0.0.1/32 trust', 'hostssl all all 127.0.0.1/32 trust');
+my $primary = new_primary('primary',
+	conf => "listen_addresses = '127.0.0.1'\npgrepl_admin.primary_host = '127.0.0.1'\n");
+# replication is admitted only by the rule add_standby writes
+set_hba($primary, 'hostssl all all 127.0.0.1/32 trust');
 $primary->safe_psql('postgres', "SELECT pgrepl_admin.rotate_server_cert(ARRAY['localhost', '127.0.0.1'], '1 day')");
-my $primary_conninfo = 'host=127.0.0.1 port=' . $primary->port . ' user=' . getpwuid($<) . ' sslmode=verify-full';
 $primary->safe_psql('postgres', q{
 	CREATE TABLE accounts (id bigserial PRIMARY KEY, batch text NOT NULL, val text NOT NULL);
 	INSERT INTO accounts (batch, val) SELECT 'before', md5(g::text) FROM generate_series(1, 20000) g;
@@ -48,9 +51,7 @@ sub clone_standby
 			'--source' => $primary->data_dir,
 			'--target' => $target,
 			'--name' => 'clone',
-			'--primary-conninfo' => $primary_conninfo,
-			'--slot' => 'clone',
-			'--create-slot',
+			'--address' => '127.0.0.1/32',
 			'--set' => 'port=' . $clone->port,
 			'--set' => 'unix_socket_directories=' . $clone->host,
 			'--log' => $clone->logfile,
@@ -120,9 +121,12 @@ my ($h, $wrote) = writer("$tmp/stop1");
 my ($ok, $out, $err) = clone_standby('--start');
 stop_writer($h, "$tmp/stop1");
 ok($ok, 'fresh clone: pgrepl_clone_standby succeeds');
-like($out, qr/1\/6 provisioning: pgrepl_admin.add_standby\(\) is not installed; using --primary-conninfo and --slot/,
-	'it says it provisions without add_standby');
-like($out, qr/created physical replication slot "clone"/, 'it created the slot');
+like($out, qr/1\/6 provisioning standby "clone" on the primary with pgrepl_admin.add_standby\(\)/,
+	'it provisions the standby with add_standby');
+is($primary->safe_psql('postgres',
+		"SELECT s.role_name || ' ' || s.slot_name || ' ' || r.method FROM pgrepl_admin.standbys s
+		 JOIN pgrepl_admin.hba_rules r USING (role_name) WHERE s.name = 'clone'"),
+	'clone clone scram-sha-256', 'its role, slot and pg_hba.conf rule are registered');
 like($out, qr/CA bundle in \S+\/pgrepl_standby\/root\.crt/, 'it wrote the CA bundle');
 like($out, qr/3\/6 copying .* \(fresh copy\)/, 'it made a fresh copy');
 like($out, qr/6\/6 starting the standby and waiting until it streams/, 'it reports each step');
@@ -164,7 +168,8 @@ is($dry, '', 'rsync without --checksum would keep the stale file (same size and 
 ($ok, $out, $err) = clone_standby('--start');
 stop_writer($h, "$tmp/stop2");
 ok($ok, 're-run over the stale copy: pgrepl_clone_standby succeeds');
-like($out, qr/reusing replication slot "clone"/, 'it reused the slot');
+like($out, qr/standby "clone" was provisioned before; keeping the password of the existing copy/,
+	'it reused the provisioned standby and its password');
 like($out, qr/update of an existing copy, comparing contents \(--checksum\) and rewriting changed blocks/,
 	'it compared contents');
 $clone->_update_pid(1);
@@ -182,12 +187,15 @@ is($primary->safe_psql('postgres',
 		"SELECT state || ': ' || error FROM pgrepl_admin.backups WHERE label LIKE 'pgrepl_clone_standby clone %' ORDER BY started_at DESC LIMIT 1"),
 	'aborted: aborted with pgrepl_admin.backup_abort()', 'the backup was aborted on the primary');
 
-# --- without add_standby, --primary-conninfo is required; nothing starts
+# --- a standby provisioned before, cloned into an empty directory: its
+# password was given out once and is not here, so nothing starts
+$primary->safe_psql('postgres', "SELECT pgrepl_admin.add_standby('other', '127.0.0.1/32')");
 $rc = IPC::Run::run([ $script, '--primary' => $primary->connstr('postgres'),
-		'--source' => $primary->data_dir, '--target' => "$tmp/other", '--name' => 'other' ],
+		'--source' => $primary->data_dir, '--target' => "$tmp/other", '--name' => 'other',
+		'--address' => '127.0.0.1/32' ],
 	'>', \$out, '2>', \$err);
-ok(!$rc, 'without add_standby and --primary-conninfo it fails');
-like($err, qr/--primary-conninfo is required/, 'and says what is missing');
+ok(!$rc, 'a standby provisioned before cannot be cloned without its password');
+like($err, qr/holds no password for it; remove it with pgrepl_admin.remove_standby\(\)/, 'and says what to do');
 is($primary->safe_psql('postgres', "SELECT count(*) FROM pgrepl_admin.backups WHERE label LIKE '%other%'"),
 	'0', 'before starting a backup');
 
