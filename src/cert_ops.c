@@ -223,6 +223,26 @@ cert_check_within_ca(int64 valid_seconds, const char *ca_pem)
 }
 
 /*
+ * issue_and_install
+ *		Issue the request's key and certificate and hand them, as one PEM
+ *		text, to install (one of the store's atomic installers); the key's
+ *		copies in memory are cleared afterwards.
+ */
+static void
+issue_and_install(const CertRequest *req, void (*install) (const char *pem))
+{
+	char	   *cert_pem;
+	char	   *key_pem;
+	char	   *pem;
+
+	cert_issue(req, &cert_pem, &key_pem);
+	pem = psprintf("%s%s", cert_pem, key_pem);
+	install(pem);
+	explicit_bzero(key_pem, strlen(key_pem));
+	explicit_bzero(pem, strlen(pem));
+}
+
+/*
  * cert_create_ca
  *		Make a new CA and install it as the current one (the one it
  *		replaces, if any, stays trusted until retired).  The caller holds
@@ -232,20 +252,12 @@ CertEntry *
 cert_create_ca(const char *common_name, int64 valid_seconds, CertKeyType key_type)
 {
 	CertRequest req = {0};
-	char	   *cert_pem;
-	char	   *key_pem;
-	char	   *pem;
 
 	req.profile = CERT_PROFILE_CA;
 	req.key_type = key_type;
 	req.common_name = common_name;
 	req.valid_seconds = valid_seconds;
-	cert_issue(&req, &cert_pem, &key_pem);
-
-	pem = psprintf("%s%s", cert_pem, key_pem);
-	cert_store_install_ca(pem);
-	explicit_bzero(key_pem, strlen(key_pem));
-	explicit_bzero(pem, strlen(pem));
+	issue_and_install(&req, cert_store_install_ca);
 
 	return cert_store_read_entry(CERT_KIND_CA);
 }
@@ -373,9 +385,6 @@ cert_rotate_server(List *hostnames, int64 valid_seconds, CertKeyType key_type)
 {
 	CertRequest req = {0};
 	char	   *ca_pem;
-	char	   *cert_pem;
-	char	   *key_pem;
-	char	   *pem;
 	CertEntry  *entry;
 
 	cert_store_lock();
@@ -388,12 +397,7 @@ cert_rotate_server(List *hostnames, int64 valid_seconds, CertKeyType key_type)
 	req.hostnames = hostnames;
 	req.valid_seconds = valid_seconds;
 	req.issuer_pem = ca_pem;
-	cert_issue(&req, &cert_pem, &key_pem);
-
-	pem = psprintf("%s%s", cert_pem, key_pem);
-	cert_store_install_server(pem);
-	explicit_bzero(key_pem, strlen(key_pem));
-	explicit_bzero(pem, strlen(pem));
+	issue_and_install(&req, cert_store_install_server);
 	explicit_bzero(ca_pem, strlen(ca_pem));
 
 	cert_store_sync_bundle();
