@@ -10,16 +10,18 @@
 #    clients) with lag sampling every second against sampling off,
 #    alternating.  Target: ratio >= 0.99.
 #
-# Usage: bench/lag_view.sh [ROUNDS] [SECONDS]   (as root it runs as postgres;
-#        needs the extension installed: make install)
+# Usage: bench/lag_view.sh [ROUNDS] [SECONDS] [PARTS]   (as root it runs as
+#        postgres; needs the extension installed: make install).  PARTS is
+#        "view,tps" (default), "view" or "tps".
 set -euo pipefail
 
 rounds=${1:-5}
 seconds=${2:-3}
+parts=${3:-view,tps}
 if [ "$(id -u)" -eq 0 ]; then
     script=$(readlink -f "$0")
     cd /tmp
-    exec runuser -u postgres -- bash -s "$rounds" "$seconds" < "$script"
+    exec runuser -u postgres -- bash -s "$rounds" "$seconds" "$parts" < "$script"
 fi
 
 export PATH="$(pg_config --bindir):$PATH"
@@ -87,6 +89,7 @@ start_receivers() {
     return 1
 }
 
+if [[ $parts == *view* ]]; then
 echo "replication_lag against pg_stat_replication LEFT JOIN pg_replication_slots"
 echo "(mean latency over $rounds alternating pgbench runs of ${seconds}s)"
 printf '%-10s %12s %12s %8s\n' clients "ours (ms)" "theirs (ms)" ratio
@@ -100,10 +103,13 @@ for clients in 1 20 100; do
     o=$(mean "$dir/o"); t=$(mean "$dir/t")
     printf '%-10s %12s %12s %8s\n' "$clients" "$o" "$t" "$(awk -v a="$o" -v b="$t" 'BEGIN { printf "%.3f", a / b }')"
 done
+fi
+[[ $parts == *tps* ]] || exit 0
+start_receivers 100
 
 echo
 echo "pgbench TPS with lag sampling every second against sampling off"
-echo "(100 WAL clients connected, $rounds alternating runs of ${seconds}s, 2 clients)"
+echo "(100 WAL clients connected, $rounds rounds of ${seconds}s runs in ABBA order, 2 clients)"
 tps() {
     pgbench -n -c 2 -j 2 -T "$seconds" -h "$dir" -p "$port" postgres 2>/dev/null |
         sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
@@ -113,11 +119,27 @@ set_interval() {
     sleep 0.5
 }
 : > "$dir/on"; : > "$dir/off"
-for _ in $(seq 1 "$rounds"); do
-    set_interval 1s; tps >> "$dir/on"
-    set_interval 0; tps >> "$dir/off"
+# ABBA order, so that neither setting always runs first in a round
+for r in $(seq 1 "$rounds"); do
+    if [ $((r % 2)) -eq 1 ]; then
+        set_interval 1s; tps >> "$dir/on"
+        set_interval 0; tps >> "$dir/off"
+    else
+        set_interval 0; tps >> "$dir/off"
+        set_interval 1s; tps >> "$dir/on"
+    fi
 done
 on=$(mean "$dir/on"); off=$(mean "$dir/off")
+# the worker's own CPU time over a minute of sampling every second: the
+# direct cost, free of pgbench's noise
+worker=$($psql -Atc "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pgrepl_admin maintenance'")
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$worker/stat"; }
+set_interval 1s
+t0=$(cpu_ticks); sleep 60; t1=$(cpu_ticks)
+set_interval 0
+printf 'worker CPU with sampling every second: %s ms per second (%s%% of one core)\n' \
+    "$(awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) * 1000 / hz / 60 }')" \
+    "$(awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) * 100 / hz / 60 }')"
 printf 'sampling on: %s tps, off: %s tps, ratio %s (target >= 0.99)\n' "$on" "$off" \
     "$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f", a / b }')"
 echo "lag_history rows written: $($psql -Atc 'SELECT count(*) FROM pgrepl_admin.lag_history')"
