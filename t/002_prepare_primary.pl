@@ -2,6 +2,8 @@
 # minimal, no WAL senders, fsync off): the dry run shows the gaps and writes
 # nothing; apply writes them, a restart makes them take effect, and a
 # standby then streams from the primary.  A second apply changes nothing.
+# Finally a standby provisioned with add_standby streams over verify-full
+# TLS and check() reports no error for those settings.
 # ssl is turned on only once a usable certificate and key are in place.
 
 use strict;
@@ -168,6 +170,38 @@ for (1 .. 300)
 }
 is($ssl_used, 't', 'ssl: a client connects over SSL after the reload');
 
+# --- a standby provisioned through add_standby streams over verify-full TLS,
+# and check() has no error left for the settings prepare_primary handles
+$primary->safe_psql('postgres', q{
+	SELECT pgrepl_admin.rotate_server_cert(ARRAY['localhost', '127.0.0.1']);
+	ALTER SYSTEM SET pgrepl_admin.primary_host = '127.0.0.1';
+	SELECT pg_reload_conf();
+});
+my $root = write_private_file("$pgdata/../root.crt",
+	$primary->safe_psql('postgres', 'SELECT pgrepl_admin.ca_certificate()') . "\n");
+my ($password, $conninfo, $slot) = split /\|/, $primary->safe_psql('postgres',
+	"SELECT password, primary_conninfo, slot_name FROM pgrepl_admin.add_standby('provisioned', '127.0.0.1/32')");
+like($conninfo, qr/sslmode=verify-full/, 'add_standby: a verify-full primary_conninfo');
+$primary->backup('provisioned_base');
+my $provisioned = PostgreSQL::Test::Cluster->new('provisioned');
+$provisioned->init_from_backup($primary, 'provisioned_base', has_streaming => 1);
+$provisioned->append_conf('postgresql.conf',
+	"primary_conninfo = '$conninfo password=$password sslrootcert=$root'\nprimary_slot_name = '$slot'\n");
+$provisioned->start;
+ok($primary->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)
+		 WHERE r.application_name = 'provisioned' AND r.state = 'streaming' AND s.ssl"),
+	'a standby provisioned with add_standby streams over TLS from the prepared primary');
+is($primary->safe_psql('postgres',
+		"SELECT COALESCE(string_agg(check_name, ',' ORDER BY check_name), 'none') FROM pgrepl_admin.check()
+		 WHERE status = 'error' AND check_name IN ('wal_level', 'max_wal_senders', 'max_replication_slots',
+		       'fsync', 'full_page_writes', 'password_encryption', 'ssl', 'listen_addresses')"),
+	'none', 'check(): no error left for the prepared settings');
+is($primary->safe_psql('postgres',
+		"SELECT status FROM pgrepl_admin.check() WHERE check_name = 'fsync'"),
+	'ok', 'check(): fsync, off at the start, is ok');
+
+$provisioned->stop;
 $standby->stop;
 $primary->stop;
 done_testing();
