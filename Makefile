@@ -51,8 +51,21 @@ REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/r
 
 TAP_TESTS = 1
 
-EXTRA_CLEAN = tmp_check_regress
+EXTRA_CLEAN = tmp_check_regress fuzz/hba_text_fuzz fuzz/corpus
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# libFuzzer harness for the pg_hba.conf text functions, built with clang and
+# run without the server: make fuzz [FUZZ_SECONDS=60]
+FUZZ_SECONDS ?= 60
+fuzz/hba_text_fuzz: fuzz/hba_text_fuzz.c src/hba_text.c src/hba_text.h
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-I$(srcdir)/src $(srcdir)/fuzz/hba_text_fuzz.c $(srcdir)/src/hba_text.c -o $@
+
+fuzz: fuzz/hba_text_fuzz
+	mkdir -p fuzz/corpus
+	./fuzz/hba_text_fuzz -max_total_time=$(FUZZ_SECONDS) fuzz/corpus
+
+.PHONY: fuzz

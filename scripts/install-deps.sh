@@ -12,6 +12,8 @@ packages=(
     libipc-run-perl               # for the TAP tests (PostgreSQL::Test::Cluster)
     rsync                         # standby cloning
     openssl                       # tests only: a hand-made certificate, as users make today
+    clang                         # tests only: the libFuzzer harness (make fuzz)
+    libclang-rt-14-dev            # its fuzzer and sanitizer runtimes
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test.sh: the whole test suite of pgrepl_admin, from a fresh Debian 12
 # machine: installs the dependencies, builds and installs the extension, then
-# runs the pg_regress suite (on its own temporary instance) and the TAP suite
-# (real primaries and standbys) as the postgres OS user, since the server
-# refuses to run as root.
+# runs the pg_regress suite (on its own temporary instance), the TAP suite
+# (real primaries and standbys) and the libFuzzer harness of the pg_hba.conf
+# text functions (FUZZ_SECONDS, default 30) as the postgres OS user, since
+# the server refuses to run as root.
 #
 # Usage: sudo scripts/test.sh            (or as root)
 #        scripts/test.sh                 (as a non-root user who may run
@@ -37,11 +38,17 @@ set +e
 rc=${PIPESTATUS[0]}
 "${runner[@]}" make -C "$work" installcheck REGRESS= 2>&1 | tee -a "$work/installcheck.log"
 tap_rc=${PIPESTATUS[0]}
+# the libFuzzer harness of the pg_hba.conf text functions, for a bounded time
+echo "+++ fuzzing src/hba_text.c for ${FUZZ_SECONDS:-30} s +++"
+"${runner[@]}" make -C "$work" -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}" >"$work/fuzz.log" 2>&1
+fuzz_rc=$?
+grep -E '^Done [0-9]+ runs|ERROR|SUMMARY|deadly signal' "$work/fuzz.log" | tail -5
 set -e
 [ "$rc" -ne 0 ] || rc=$tap_rc
+[ "$rc" -ne 0 ] || rc=$fuzz_rc
 
 if [ "$rc" -ne 0 ]; then
-    for f in "$work/regression.diffs" "$work"/tmp_check/log/regress_log_*; do
+    for f in "$work/regression.diffs" "$work"/tmp_check/log/regress_log_* "$work/fuzz.log"; do
         [ -f "$f" ] || continue
         echo "=== $f (last 100 lines)"
         tail -n 100 "$f"
@@ -55,8 +62,8 @@ regress_total=$(grep -oE 'All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests failed'
 regress_failed=$(grep -oE '[0-9]+ of [0-9]+ tests failed' "$log" | grep -oE '^[0-9]+' | head -1 || true)
 tap_total=$(grep -oE 'Files=[0-9]+, Tests=[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1 || true)
 tap_failed=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$log" | grep -oE '^Failed [0-9]+' | grep -oE '[0-9]+' | awk '{s += $1} END {print s + 0}' || true)
-total=$(( ${regress_total:-0} + ${tap_total:-0} ))
-failed=$(( ${regress_failed:-0} + ${tap_failed:-0} ))
+total=$(( ${regress_total:-0} + ${tap_total:-0} + 1 ))
+failed=$(( ${regress_failed:-0} + ${tap_failed:-0} + (fuzz_rc != 0) ))
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
     failed=1    # a suite failed without a count (e.g. a script died)
 fi
