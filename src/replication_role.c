@@ -6,8 +6,8 @@
  *
  * The role is made through CreateRole(), the machinery of CREATE ROLE,
  * with the SCRAM-SHA-256 verifier computed here by scram_secret_build()
- * (OpenSSL's PBKDF2, several times faster than PostgreSQL 15's own loop,
- * which matters to add_standby() for many standbys): no SQL statement
+ * (OpenSSL's PBKDF2, faster than PostgreSQL 15's own loop, which matters
+ * to add_standby() for many standbys): no SQL statement
  * carrying the password is ever built, so log_statement and
  * pg_stat_statements never see it.  A
  * generated password has 192 bits from pg_strong_random(), written in

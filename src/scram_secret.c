@@ -19,7 +19,7 @@
  * written SCRAM-SHA-256$4096:<salt>$<StoredKey>:<ServerKey> in base64.
  * Only the PBKDF2 loop differs: OpenSSL's PKCS5_PBKDF2_HMAC() keeps the
  * HMAC state between iterations, where PostgreSQL 15 builds a new HMAC
- * context for each of them, which makes it several times slower.
+ * context for each of them, which makes it slower.
  *
  * Only one-shot OpenSSL calls are used, so no OpenSSL object outlives a
  * call; nothing can raise an error while the normalized password or an
