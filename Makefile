@@ -25,6 +25,7 @@ OBJS = \
 	src/lag_sample.o \
 	src/prepare_primary.o \
 	src/replication_role.o \
+	src/scram_secret.o \
 	src/server_config.o \
 	src/settings.o \
 	src/shmem.o \

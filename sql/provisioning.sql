@@ -18,13 +18,13 @@ $$;
 -- replication roles: a generated password is URL-safe and 192 bits long
 SELECT length(p) AS length, p ~ '^[A-Za-z0-9_-]+$' AS url_safe
 FROM pgrepl_admin.create_replication_role('regress_repl1') p;
-SELECT rolcanlogin, rolreplication, rolsuper, rolpassword ~ '^SCRAM-SHA-256\$4096:' AS scram_verifier
+SELECT rolcanlogin, rolreplication, rolsuper, rolpassword ~ '^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}:[A-Za-z0-9+/=]{44}$' AS scram_verifier
 FROM pg_authid WHERE rolname = 'regress_repl1';
 SELECT pgrepl_admin.create_replication_role('regress_repl2') <>
        pgrepl_admin.create_replication_role('regress_repl3') AS passwords_differ;
 -- a given password is stored as a verifier and not returned
 SELECT pgrepl_admin.create_replication_role('regress_repl4', 'a given secret') IS NULL AS not_returned;
-SELECT rolpassword ~ '^SCRAM-SHA-256\$' AS scram_verifier, rolpassword NOT LIKE '%given%' AS no_plain_text
+SELECT rolpassword ~ '^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}:[A-Za-z0-9+/=]{44}$' AS scram_verifier, rolpassword NOT LIKE '%given%' AS no_plain_text
 FROM pg_authid WHERE rolname = 'regress_repl4';
 -- an existing role: an error, or with if_not_exists LOGIN REPLICATION and the same password
 SELECT pgrepl_admin.create_replication_role('regress_repl1');

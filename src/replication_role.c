@@ -5,9 +5,11 @@
  *	  standbys log in as.
  *
  * The role is made through CreateRole(), the machinery of CREATE ROLE,
- * with the SCRAM-SHA-256 verifier computed here by
- * pg_be_scram_build_secret(): no SQL statement carrying the password is
- * ever built, so log_statement and pg_stat_statements never see it.  A
+ * with the SCRAM-SHA-256 verifier computed here by scram_secret_build()
+ * (OpenSSL's PBKDF2, faster than PostgreSQL 15's own loop, which matters
+ * to add_standby() for many standbys): no SQL statement
+ * carrying the password is ever built, so log_statement and
+ * pg_stat_statements never see it.  A
  * generated password has 192 bits from pg_strong_random(), written in
  * URL-safe base64 (32 characters, no padding), so it can go into a
  * connection string or a .pgpass line unquoted; it is returned once and
@@ -29,17 +31,11 @@
 #include "utils/syscache.h"
 
 #include "replication_role.h"
+#include "scram_secret.h"
 #include "spi_query.h"
 #include "sql_args.h"
 
 #define PASSWORD_RANDOM_BYTES 24
-
-/*
- * From libpq/scram.h, which cannot be included here: it pulls in
- * libpq/libpq-be.h and with it the GSSAPI headers, which a server built
- * with GSSAPI needs but its development package does not install.
- */
-extern char *pg_be_scram_build_secret(const char *password);
 
 PG_FUNCTION_INFO_V1(create_replication_role);
 PG_FUNCTION_INFO_V1(drop_replication_role);
@@ -148,7 +144,7 @@ replication_role_create(const char *role_name, const char *password,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("password must not be empty"),
 						 errhint("Pass NULL to have a strong password generated.")));
-			verifier = pg_be_scram_build_secret(password);
+			verifier = scram_secret_build(password);
 			options = lappend(options, makeDefElem("password", (Node *) makeString(verifier), -1));
 		}
 		stmt->stmt_type = ROLESTMT_ROLE;

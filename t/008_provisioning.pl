@@ -128,6 +128,38 @@ $primary->connect_fails("$replconn user=scram_standby password=wrong",
 $primary->connect_fails('host=127.0.0.1 port=' . $primary->port . " replication=true sslmode=disable user=scram_standby password=$scram->{password}",
 	'and over TLS only', expected_stderr => qr/no pg_hba\.conf entry .* no encryption/);
 
+# --- the verifier computed by the extension (OpenSSL's PBKDF2) has
+# PostgreSQL's format and passes the server's own scram-sha-256 exchange,
+# also for non-ASCII passwords: SASLprep normalizes a decomposed one, and
+# one SASLprep refuses is used as it is, as the server and libpq do
+my $secret_re = qr/^SCRAM-SHA-256\$4096:[A-Za-z0-9+\/=]{24}\$[A-Za-z0-9+\/=]{44}:[A-Za-z0-9+\/=]{44}$/;
+like($primary->safe_psql('postgres', "SELECT rolpassword FROM pg_authid WHERE rolname = 'scram_standby'"),
+	$secret_re, 'the stored secret is in the format of PostgreSQL');
+# byte strings: "pässwörd" precomposed, then with combining diaeresis, then
+# with a private-use character that SASLprep prohibits
+my %pw = (
+	umlaut_role => "p\xc3\xa4ssw\xc3\xb6rd",
+	decomposed_role => "pa\xcc\x88sswo\xcc\x88rd",
+	prohibited_role => "priv\xee\x80\x80ate");
+$primary->safe_psql('postgres', join('', map {
+	"SELECT pgrepl_admin.create_replication_role('$_', '$pw{$_}');
+	 SELECT pgrepl_admin.hba_add('127.0.0.1/32', '$_', database => 'postgres', connection_type => 'host');\n"
+} sort keys %pw));
+my $dbconn = 'host=127.0.0.1 port=' . $primary->port . ' dbname=postgres sslmode=disable';
+like($primary->safe_psql('postgres', "SELECT string_agg(DISTINCT auth_method, ',') FROM pg_hba_file_rules
+		WHERE 'umlaut_role' = ANY(user_name) AND type = 'host'"),
+	qr/^scram-sha-256$/, 'the roles are admitted by a host rule with scram-sha-256');
+$primary->connect_ok("$dbconn user=umlaut_role password='$pw{umlaut_role}'",
+	'a non-ASCII password logs in over scram-sha-256', sql => 'SELECT 1');
+$primary->connect_fails("$dbconn user=umlaut_role password='p\xc3\xa4ssword'",
+	'a wrong password is refused', expected_stderr => qr/password authentication failed for user "umlaut_role"/);
+$primary->connect_ok("$dbconn user=decomposed_role password='$pw{umlaut_role}'",
+	'a decomposed password was normalized with SASLprep: its precomposed form logs in', sql => 'SELECT 1');
+$primary->connect_ok("$dbconn user=prohibited_role password='$pw{prohibited_role}'",
+	'a password SASLprep prohibits is used as it is and logs in', sql => 'SELECT 1');
+$primary->connect_fails("$dbconn user=prohibited_role password='private'",
+	'and another password is refused', expected_stderr => qr/password authentication failed for user "prohibited_role"/);
+
 # --- a rolled-back transaction leaves the file byte for byte, and no slot
 my $before = file_sha($hba);
 $primary->safe_psql('postgres', q{
