@@ -12,6 +12,7 @@ OBJS = \
 	src/backup_history.o \
 	src/backup_slots.o \
 	src/backup_worker.o \
+	src/bgw_transaction.o \
 	src/cert_crypto.o \
 	src/cert_ops.o \
 	src/cert_renew.o \

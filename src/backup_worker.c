@@ -47,12 +47,12 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "backup_history.h"
 #include "backup_slots.h"
 #include "backup_worker.h"
+#include "bgw_transaction.h"
 
 #define BACKUP_WORKER_TYPE "pgrepl_admin backup"
 
@@ -145,6 +145,21 @@ publish(BackupState state, const BackupStep *step, const char *error)
 	ConditionVariableBroadcast(&backup_shared->changed);
 }
 
+/* a step and its state, for bgw_run_in_transaction */
+typedef struct BackupStepCall
+{
+	BackupStepFn fn;
+	BackupStep *step;
+} BackupStepCall;
+
+static void
+run_step_work(void *arg)
+{
+	BackupStepCall *call = arg;
+
+	call->fn(call->step);
+}
+
 /*
  * run_step
  *		Run fn in a transaction of its own with SPI connected.  Returns
@@ -154,38 +169,17 @@ publish(BackupState state, const BackupStep *step, const char *error)
 static char *
 run_step(BackupStepFn fn, BackupStep *step, const char *activity)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	char	   *error = NULL;
+	BackupStepCall call = {fn, step};
+	ErrorData  *edata;
+	char	   *error;
 
-	pgstat_report_activity(STATE_RUNNING, activity);
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		PushActiveSnapshot(GetTransactionSnapshot());
-		fn(step);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		error = pstrdup(edata->message ? edata->message : "unknown error");
-		ereport(LOG,
-				(errmsg("pgrepl_admin backup \"%s\": %s failed: %s",
-						step->slot.label, activity, error)));
-	}
-	PG_END_TRY();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	MemoryContextSwitchTo(cxt);
+	edata = bgw_run_in_transaction(run_step_work, &call, activity, CurrentMemoryContext);
+	if (edata == NULL)
+		return NULL;
+	error = pstrdup(edata->message ? edata->message : "unknown error");
+	ereport(LOG,
+			(errmsg("pgrepl_admin backup \"%s\": %s failed: %s",
+					step->slot.label, activity, error)));
 	return error;
 }
 

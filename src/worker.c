@@ -30,7 +30,6 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -39,9 +38,9 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "bgw_transaction.h"
 #include "settings.h"
 #include "shmem.h"
 #include "sql_version.h"
@@ -133,6 +132,13 @@ retry_delay_ms(int failures)
 	return Min(delay, RETRY_MAX_MS);
 }
 
+/* BgwWorkFn for a task */
+static void
+run_task_work(void *arg)
+{
+	((const MaintenanceTask *) arg)->run();
+}
+
 /*
  * run_task
  *		Run task i once in a transaction of its own and record the outcome.
@@ -149,31 +155,8 @@ run_task(int i, MemoryContext loop_cxt)
 	TimestampTz next_run;
 
 	set_task_state(i, TASK_STATE_RUNNING, 0);
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, task->name);
-
-		task->run();
-
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(loop_cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-	}
-	PG_END_TRY();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	edata = bgw_run_in_transaction(run_task_work, unconstify(MaintenanceTask *, task),
+								   task->name, loop_cxt);
 
 	LWLockAcquire(pgrepl_shared->lock, LW_EXCLUSIVE);
 	status->last_run = started;
