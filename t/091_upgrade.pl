@@ -6,6 +6,7 @@
 use strict;
 use warnings;
 
+use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -19,6 +20,11 @@ chomp $sharedir;
 my ($default) = slurp_file("$FindBin::RealBin/../pgrepl_admin.control") =~ /default_version = '([^']+)'/;
 my @versions = map { m{pgrepl_admin--([^-]+)\.sql$} ? $1 : () } glob("$sharedir/extension/pgrepl_admin--*.sql");
 ok(grep({ $_ eq $default } @versions), "the default version $default is shipped as a full script");
+
+# META.json (PGXN) names the same version and install script
+my $meta = decode_json(slurp_file("$FindBin::RealBin/../META.json"));
+is($meta->{provides}{pgrepl_admin}{version}, "$default.0", 'META.json provides the default version');
+is($meta->{provides}{pgrepl_admin}{file}, "pgrepl_admin--$default.sql", 'META.json names its install script');
 
 # every object of the extension with its definition, to compare installs
 my $objects = q{
