@@ -53,7 +53,7 @@ REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/r
 
 TAP_TESTS = 1
 
-EXTRA_CLEAN = tmp_check_regress fuzz/hba_text_fuzz fuzz/corpus
+EXTRA_CLEAN = build-deb tmp_check_regress fuzz/hba_text_fuzz fuzz/corpus
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -71,3 +71,18 @@ fuzz: fuzz/hba_text_fuzz
 	./fuzz/hba_text_fuzz -max_total_time=$(FUZZ_SECONDS) fuzz/corpus
 
 .PHONY: fuzz
+
+# Debian package postgresql-15-pgrepl-admin, built with dpkg-buildpackage from
+# a copy of the tree so the checkout is left as it was: make deb
+# The .deb lands in build-deb/.
+DEB_SRC = build-deb/pgrepl-admin-$(EXTVERSION)
+deb:
+	rm -rf build-deb
+	mkdir -p $(DEB_SRC)
+	tar -C $(srcdir) --exclude=.git --exclude=./build-deb --exclude=./tmp_check \
+		--exclude=./tmp_check_regress --exclude=./results --exclude='*.o' \
+		--exclude='*.so' --exclude='*.bc' -cf - . | tar -C $(DEB_SRC) -xf -
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	@ls build-deb/*.deb
+
+.PHONY: deb

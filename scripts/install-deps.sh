@@ -14,6 +14,7 @@ packages=(
     openssl                       # tests only: a hand-made certificate, as users make today
     clang                         # tests only: the libFuzzer harness (make fuzz)
     libclang-rt-14-dev            # its fuzzer and sanitizer runtimes
+    debhelper dpkg-dev fakeroot   # make deb: the postgresql-15-pgrepl-admin package
 )
 missing=()
 for p in "${packages[@]}"; do

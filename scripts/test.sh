@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # test.sh: the whole test suite of pgrepl_admin, from a fresh Debian 12
-# machine: installs the dependencies, builds and installs the extension, then
+# machine: installs the dependencies, builds the Debian package
+# postgresql-15-pgrepl-admin and installs it (as root; otherwise "make
+# install"), then
 # runs the pg_regress suite (on its own temporary instance), the TAP suite
 # (real primaries and standbys) and the libFuzzer harness of the pg_hba.conf
 # text functions (FUZZ_SECONDS, default 30) as the postgres OS user, since
@@ -17,18 +19,26 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [ "$(id -u)" -eq 0 ]; then
     "$here/scripts/install-deps.sh"
     runner=(runuser -u postgres --)
+    # The suites run against the package, installed in place of "make
+    # install"; t/099_package.pl checks that it is what the server loads.
+    deb_log=$(mktemp /tmp/pgrepl_admin_deb.XXXXXX)
+    make -C "$here" -s deb >"$deb_log" 2>&1 || { tail -30 "$deb_log"; exit 1; }
+    rm -f "$deb_log"
+    deb=$(ls "$here"/build-deb/postgresql-15-pgrepl-admin_*.deb)
+    dpkg -i "$deb" >/dev/null
+    echo "+++ installed $(basename "$deb") +++"
+    runner+=(env PGREPL_PACKAGE=postgresql-15-pgrepl-admin)
 else
     runner=()
+    make -C "$here" -s
+    make -C "$here" -s install
 fi
-
-make -C "$here" -s
-make -C "$here" -s install
 
 # The suites write results and clusters next to the sources: run them in a
 # copy the test user owns, so the checkout is left as it was.
 work=$(mktemp -d /tmp/pgrepl_admin_test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-tar -C "$here" --exclude=.git -cf - . | tar -C "$work" -xf -
+tar -C "$here" --exclude=.git --exclude=./build-deb -cf - . | tar -C "$work" -xf -
 chmod 755 "$work"
 [ "$(id -u)" -eq 0 ] && chown -R postgres: "$work"
 

@@ -1,0 +1,60 @@
+# The Debian package: debian/changelog ships the control file's version, and
+# when scripts/test.sh installed postgresql-15-pgrepl-admin in place of
+# "make install" (it sets PGREPL_PACKAGE), the server loads the package's
+# files unmodified and CREATE EXTENSION works from them.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgreplAdminTest;
+
+my $root = "$FindBin::RealBin/..";
+my ($default) = slurp_file("$root/pgrepl_admin.control") =~ /default_version = '([^']+)'/;
+my ($changelog) = slurp_file("$root/debian/changelog") =~ /^pgrepl-admin \(([^)]+)\)/;
+is($changelog, $default, 'debian/changelog releases the default version');
+
+SKIP:
+{
+	my $package = $ENV{PGREPL_PACKAGE};
+	skip 'the package is not installed (scripts/test.sh as root installs it)', 9
+	  unless $package;
+
+	my $version = `dpkg-query -W -f='\${Version}' $package`;
+	is($version, $default, "$package $default is installed");
+
+	# every file the server and the user use belongs to the package and is
+	# as the package installed it (no "make install" over it)
+	my %dir = map { my $d = `pg_config --$_`; chomp $d; ($_ => $d) } qw(pkglibdir sharedir bindir);
+	my @files = ("$dir{pkglibdir}/pgrepl_admin.so",
+		"$dir{sharedir}/extension/pgrepl_admin.control",
+		"$dir{sharedir}/extension/pgrepl_admin--$default.sql",
+		"$dir{bindir}/pgrepl_clone_standby");
+	for my $file (@files)
+	{
+		like(`dpkg -S $file 2>&1`, qr/^\Q$package\E: /, "$file belongs to $package");
+	}
+	is(`dpkg -V $package 2>&1`, '', 'no installed file differs from the package');
+
+	my $node = new_primary('package', streaming => 0);
+	is($node->safe_psql('postgres',
+			"SELECT extversion FROM pg_extension WHERE extname = 'pgrepl_admin'"),
+		$default, 'CREATE EXTENSION from the package');
+
+	# the library the server runs is the package's file
+	$node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pgrepl_admin maintenance'")
+	  or die 'worker did not start';
+	my $worker = $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'pgrepl_admin maintenance'");
+	like(slurp_file("/proc/$worker/maps"), qr/\Q$dir{pkglibdir}\E\/pgrepl_admin\.so/,
+		'the maintenance worker runs the package\'s library');
+	like(`$dir{bindir}/pgrepl_clone_standby --help 2>&1`, qr/^Usage: pgrepl_clone_standby/,
+		'the package\'s clone command runs');
+}
+
+done_testing();
