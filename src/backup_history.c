@@ -97,13 +97,14 @@ backup_history_save(const BackupSlot *slot, const char *labelfile, const char *s
 	/*
 	 * The first write, the backup's row, is committed durably before the
 	 * backup is reported running, so that even an immediate shutdown or a
-	 * crash right after backup_start() leaves the row that says so.  Later
-	 * writes are bookkeeping: no need to wait for their WAL flush (the
-	 * backup's own WAL records are flushed by the server).  No write waits
-	 * long for a lock.
+	 * crash right after backup_start() leaves the row that says so; durably
+	 * here, not on a synchronous standby, for pg_backup_start() never waits
+	 * for one either.  Later writes are bookkeeping: no need to wait for
+	 * their WAL flush (the backup's own WAL records are flushed by the
+	 * server).  No write waits long for a lock.
 	 */
-	if ((slot->history_id != 0 &&
-		 SPI_execute("SET LOCAL synchronous_commit = off", false, 0) != SPI_OK_UTILITY) ||
+	if (SPI_execute(slot->history_id == 0 ? "SET LOCAL synchronous_commit = local" :
+					"SET LOCAL synchronous_commit = off", false, 0) != SPI_OK_UTILITY ||
 		SPI_execute("SET LOCAL lock_timeout = '10s'", false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not set synchronous_commit and lock_timeout");
 

@@ -37,6 +37,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -281,6 +282,14 @@ pgrepl_maintenance_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(pgrepl_database, NULL, 0);
 	pgstat_report_appname(WORKER_NAME);
+
+	/*
+	 * The tasks write bookkeeping only (lag samples, pruning): their commits
+	 * need not wait for a WAL flush, and must never wait for a synchronous
+	 * standby, least of all one that is gone, which is when the lag samples
+	 * matter most.  An override, so that a reload does not undo it.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	LWLockAcquire(pgrepl_shared->lock, LW_EXCLUSIVE);
 	pgrepl_shared->worker_pid = MyProcPid;
