@@ -70,7 +70,12 @@ generate_password(void)
 	return out;
 }
 
-/* A role name the rules and the file can hold. */
+/*
+ * A role name the rules and the file can hold.  CreateRole() is called
+ * without the grammar, which is where CREATE ROLE refuses "public" and
+ * "none" (even quoted), so they are refused here; the "pg_" prefix is
+ * refused by CreateRole() itself.
+ */
 static void
 check_role_name(const char *name)
 {
@@ -78,6 +83,11 @@ check_role_name(const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("role_name must not be empty")));
+	if (strcmp(name, "public") == 0 || strcmp(name, "none") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_RESERVED_NAME),
+				 errmsg("role name \"%s\" is reserved", name),
+				 errdetail("It is a keyword wherever SQL expects a role name.")));
 	for (const char *p = name; *p; p++)
 	{
 		if ((unsigned char) *p < 0x20 || *p == 0x7f)
