@@ -38,6 +38,7 @@ $node->safe_psql('postgres', q{
 	SELECT pgrepl_admin.ca_init(replace => true);
 	SELECT pgrepl_admin.create_replication_role('regress_repl');
 	CREATE ROLE regress_plain;
+	CREATE ROLE regress_super SUPERUSER LOGIN REPLICATION;
 	SELECT pgrepl_admin.hba_add('10.5.0.0/16', 'regress_repl');
 	SELECT pgrepl_admin.add_standby('regress_sb', '10.1.2.3/32');
 	SELECT pgrepl_admin.backup_start('regress_running');
@@ -175,6 +176,7 @@ my @rows = (
 	[ q{SELECT pgrepl_admin.create_replication_role('none')}, '42939' ],
 	[ q{SELECT pgrepl_admin.create_replication_role('pg_evil')}, '42939' ],
 	[ q{SELECT pgrepl_admin.create_replication_role('postgres')}, '42710' ],
+	[ q{SELECT pgrepl_admin.create_replication_role('regress_super', if_not_exists => true)}, '42809' ],
 	[ q{SELECT pgrepl_admin.create_replication_role('regress_new', '')}, '22023' ],
 	[ q{SELECT pgrepl_admin.create_replication_role('regress_new', 'secret', NULL)}, '22004' ],
 	# drop_replication_role
@@ -183,7 +185,8 @@ my @rows = (
 	[ q{SELECT pgrepl_admin.drop_replication_role('regress_plain')}, '42809' ],
 	[ q{SELECT pgrepl_admin.drop_replication_role('regress_sb')}, '2BP01' ],
 	[ qq{SELECT pgrepl_admin.drop_replication_role($R)}, '2BP01' ],
-	[ q{SELECT pgrepl_admin.drop_replication_role(current_user)}, '55006' ],
+	[ q{SELECT pgrepl_admin.drop_replication_role(current_user)}, '42809' ],
+	[ q{SELECT pgrepl_admin.drop_replication_role('regress_super')}, '42809' ],
 	# hba_rules_changed, hba_sync, hba_file_status, hba_status
 	[ q{SELECT pgrepl_admin.hba_rules_changed()}, '39P01' ],
 	[ q{SELECT pgrepl_admin.hba_sync(true)}, '42883' ],
@@ -252,6 +255,7 @@ my @rows = (
 	[ q{SELECT * FROM pgrepl_admin.add_standby('regress_repl', '10.7.0.0/16')}, '42710' ],
 	[ q{SELECT * FROM pgrepl_admin.add_standby('regress_new', '10.7.0.0/16', role_name => 'public')}, '42939' ],
 	[ q{SELECT * FROM pgrepl_admin.add_standby('regress_new', '10.7.0.0/16', role_name => 'pg_monitor')}, '42939' ],
+	[ q{SELECT * FROM pgrepl_admin.add_standby('regress_new', '10.7.0.0/16', role_name => 'regress_super')}, '42809' ],
 	[ q{SELECT * FROM pgrepl_admin.add_standby('regress_sb', '10.9.0.0/16')}, '42710' ],
 	# remove_standby, check
 	[ q{SELECT pgrepl_admin.remove_standby(NULL)}, '22004' ],
