@@ -2,6 +2,7 @@
 #
 #   make && make install          build and install into the server found by pg_config
 #   make installcheck             pg_regress suite on its own temporary instance, then the TAP suite
+#   make faults                   the long fault mode: 200 kill -9 injections over every write path
 #
 # The scripts under scripts/ wrap these for a fresh Debian machine (see README.md).
 
@@ -86,3 +87,13 @@ deb:
 	@ls build-deb/*.deb
 
 .PHONY: deb
+
+# The long fault mode of t/097_faults.pl: kill -9 at random moments of every
+# write path, after make install: make faults [FAULT_ITERATIONS=200]
+# [FAULT_SEED=n]
+FAULT_ITERATIONS ?= 200
+faults:
+	PGREPL_FAULT_ITERATIONS=$(FAULT_ITERATIONS) $(if $(FAULT_SEED),PGREPL_FAULT_SEED=$(FAULT_SEED)) \
+		$(MAKE) installcheck REGRESS= PROVE_TESTS=t/097_faults.pl
+
+.PHONY: faults

@@ -13,9 +13,12 @@
  * nothing and returns no secret.
  *
  * Roles, rules and rows are transactional.  Replication slots are not, so
- * they are created and dropped only at PRE_COMMIT, after pg_hba.conf has
- * been written and checked (hba_file_pre_commit): a transaction that rolls
- * back, or fails before that point, never touches a slot.  The number of
+ * they are created at PRE_COMMIT, after pg_hba.conf has been written and
+ * checked (hba_file_pre_commit), and dropped only once the transaction has
+ * committed: a transaction that rolls back, or fails before that point,
+ * never touches a slot, and a crash between the slot change and the commit
+ * record can leave a slot that no standby owns (replication_lag shows it
+ * as orphaned-slot), never a standby whose slot is gone.  The number of
  * free slots is checked first, so that creation does not fail half-way.
  *
  *-------------------------------------------------------------------------
@@ -31,6 +34,7 @@
 #include "miscadmin.h"
 #include "postmaster/postmaster.h"
 #include "replication/slot.h"
+#include "storage/lwlock.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/inet.h"
@@ -53,7 +57,7 @@
 PG_FUNCTION_INFO_V1(add_standby);
 PG_FUNCTION_INFO_V1(remove_standby);
 
-/* slots to create and to drop at PRE_COMMIT, in TopTransactionContext */
+/* slots to create at PRE_COMMIT and to drop at COMMIT, in TopTransactionContext */
 static List *slots_to_create = NIL;
 static List *slots_to_drop = NIL;
 static bool callback_registered = false;
@@ -91,12 +95,15 @@ find_standby(const char *name)
 
 /*
  * slots_pre_commit
- *		Drop, then create, the slots this transaction asked for, as far as
- *		the committed-to-be standbys table still wants them.
+ *		Keep, of the slots this transaction asked to drop, those that exist
+ *		and that the committed-to-be standbys table no longer wants (they
+ *		are dropped at COMMIT); then create the slots it still wants.
  */
 static void
 slots_pre_commit(void)
 {
+	List	   *dropping = NIL;
+	MemoryContext old;
 	ListCell   *lc;
 
 	if (slots_to_create == NIL && slots_to_drop == NIL)
@@ -107,11 +114,18 @@ slots_pre_commit(void)
 	{
 		const char *slot = lfirst(lc);
 
-		(void) pgrepl_query_exec("SELECT pg_catalog.pg_drop_replication_slot(slot_name) "
-								 "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1::name "
-								 "AND NOT EXISTS (SELECT FROM pgrepl_admin.standbys WHERE slot_name = $1::name)",
-								 1, &slot);
+		if (pgrepl_query_exec("SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = $1::name "
+							  "AND NOT EXISTS (SELECT FROM pgrepl_admin.standbys WHERE slot_name = $1::name)",
+							  1, &slot) > 0)
+		{
+			CheckSlotPermissions();
+			CheckSlotRequirements();
+			old = MemoryContextSwitchTo(TopTransactionContext);
+			dropping = lappend(dropping, (char *) slot);
+			MemoryContextSwitchTo(old);
+		}
 	}
+	slots_to_drop = dropping;
 	foreach(lc, slots_to_create)
 	{
 		const char *slot = lfirst(lc);
@@ -124,9 +138,47 @@ slots_pre_commit(void)
 	PopActiveSnapshot();
 }
 
+/*
+ * drop_slot_after_commit
+ *		Drop the slot of a standby whose removal has committed.  Nothing
+ *		may fail after the commit: a slot that cannot be dropped (one that
+ *		became active in the meantime) is kept, with a WARNING.
+ */
+static void
+drop_slot_after_commit(const char *slot)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		ReplicationSlotDrop(slot, true);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (MyReplicationSlot != NULL)
+			ReplicationSlotRelease();
+		/* after the commit record, only a failed drop can hold an LWLock */
+		LWLockReleaseAll();
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("replication slot \"%s\" of a removed standby was kept", slot),
+				 errdetail("%s", edata->message),
+				 errhint("Drop it with pg_drop_replication_slot() once it is no longer active.")));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
 static void
 standby_xact_callback(XactEvent event, void *arg)
 {
+	ListCell   *lc;
+
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
@@ -141,6 +193,11 @@ standby_xact_callback(XactEvent event, void *arg)
 						 errmsg("cannot PREPARE a transaction that added or removed a standby")));
 			break;
 		case XACT_EVENT_COMMIT:
+			foreach(lc, slots_to_drop)
+				drop_slot_after_commit(lfirst(lc));
+			slots_to_create = NIL;
+			slots_to_drop = NIL;
+			break;
 		case XACT_EVENT_ABORT:
 			slots_to_create = NIL;
 			slots_to_drop = NIL;

@@ -30,18 +30,6 @@ $primary->safe_psql('postgres', q{
 	INSERT INTO accounts (batch, val) SELECT 'before', md5(g::text) FROM generate_series(1, 20000) g;
 });
 
-# Whether the server is in backup mode: after a checkpoint, does updating
-# every page of probe write full-page images?
-sub in_backup_mode
-{
-	my ($node) = @_;
-	$node->safe_psql('postgres', 'CHECKPOINT');
-	my $plan = $node->safe_psql('postgres',
-		'EXPLAIN (ANALYZE, WAL, COSTS OFF, TIMING OFF, SUMMARY OFF) UPDATE probe SET n = n + 1');
-	my ($fpi) = $plan =~ /fpi=(\d+)/;
-	return ($fpi // 0) > 0 ? 1 : 0;
-}
-
 sub backup_row
 {
 	my ($node, $label, $columns) = @_;

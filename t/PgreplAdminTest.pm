@@ -14,7 +14,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 our @EXPORT = qw(new_primary new_standby task_status wait_for_task
-  write_private_file tls_connstr set_hba);
+  write_private_file tls_connstr set_hba in_backup_mode);
 
 # new_primary($name, %opts): a started primary that allows streaming, with
 # pgrepl_admin in shared_preload_libraries.  Options:
@@ -106,6 +106,21 @@ sub set_hba
 	close($fh);
 	$node->reload;
 	return;
+}
+
+# in_backup_mode($node): whether the server is in backup mode, which a
+# running backup puts it in whoever started it.  With full_page_writes =
+# off, only backup mode makes the server write full-page images: after a
+# checkpoint, does updating every row of the table probe (which the test
+# creates with a few pages) write any?
+sub in_backup_mode
+{
+	my ($node) = @_;
+	$node->safe_psql('postgres', 'CHECKPOINT');
+	my $plan = $node->safe_psql('postgres',
+		'EXPLAIN (ANALYZE, WAL, COSTS OFF, TIMING OFF, SUMMARY OFF) UPDATE probe SET n = n + 1');
+	my ($fpi) = $plan =~ /fpi=(\d+)/;
+	return ($fpi // 0) > 0 ? 1 : 0;
 }
 
 1;
