@@ -62,26 +62,14 @@ sub add_standby
 }
 
 # a streaming standby set up with what add_standby returned
-sub provisioned_standby
+sub standby_with
 {
 	my ($name, $r, %ssl) = @_;
-	$primary->backup("${name}_base");
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init_from_backup($primary, "${name}_base", has_streaming => 1);
 	my $conninfo = "$r->{conninfo} sslrootcert=$root";
 	$conninfo .= " password=$r->{password}" if $r->{password} ne '';
 	$conninfo .= " $_=$ssl{$_}" for sort keys %ssl;
-	$node->append_conf('postgresql.conf',
-		"primary_conninfo = '$conninfo'\nprimary_slot_name = '$r->{slot}'\n"
-		  . "pgrepl_admin.hba_check_interval = '1s'\n");
-	$node->start;
-	$primary->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)
-		 JOIN pg_replication_slots sl ON sl.active_pid = r.pid
-		 WHERE r.application_name = '$name' AND r.state = 'streaming' AND s.ssl
-		   AND r.usename = '$name' AND sl.slot_name = '$r->{slot}'")
-	  or die "$name does not stream";
-	return $node;
+	return provisioned_standby($primary, $name, $conninfo, $r->{slot},
+		"pgrepl_admin.hba_check_interval = '1s'\n");
 }
 
 # --- scram: a standby provisioned in one call streams over verify-full TLS
@@ -92,7 +80,7 @@ like($scram->{conninfo}, qr/^host=127\.0\.0\.1 port=\d+ user=scram_standby appli
 is($primary->safe_psql('postgres',
 		"SELECT restart_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = 'scram_standby'"),
 	't', 'its slot reserves WAL from the start');
-my $standby1 = provisioned_standby('scram_standby', $scram);
+my $standby1 = standby_with('scram_standby', $scram);
 pass('the scram standby streams over TLS from its slot');
 unlike(slurp_file($primary->logfile), qr/\Q$scram->{password}\E/, 'the generated password is nowhere in the server log');
 like(slurp_file($primary->logfile), qr/statement: SELECT concat_ws.*?add_standby/s, 'although statements are logged');
@@ -107,7 +95,7 @@ my $cert = add_standby("'cert_standby', '127.0.0.1/32', auth => 'cert'");
 is($cert->{password}, '', 'cert authentication: no password');
 write_private_file("$tmp/cert_standby.crt", "$cert->{cert}\n");
 write_private_file("$tmp/cert_standby.key", "$cert->{key}\n");
-my $standby2 = provisioned_standby('cert_standby', $cert,
+my $standby2 = standby_with('cert_standby', $cert,
 	sslcert => "$tmp/cert_standby.crt", sslkey => "$tmp/cert_standby.key");
 pass('the cert standby streams over TLS with its client certificate');
 

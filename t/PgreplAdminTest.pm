@@ -13,8 +13,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(new_primary new_standby task_status wait_for_task
-  write_private_file tls_connstr set_hba in_backup_mode);
+our @EXPORT = qw(new_primary new_standby provisioned_standby task_status
+  wait_for_task write_private_file tls_connstr set_hba in_backup_mode);
 
 # new_primary($name, %opts): a started primary that allows streaming, with
 # pgrepl_admin in shared_preload_libraries.  Options:
@@ -50,6 +50,30 @@ sub new_standby
 	$standby->start;
 	$primary->wait_for_catchup($standby, 'replay');
 	return $standby;
+}
+
+# provisioned_standby($primary, $name, $conninfo, $slot, $conf): a standby
+# of $primary made from a fresh base backup, with $conninfo as its
+# primary_conninfo, $slot as its slot and $conf appended to its
+# postgresql.conf; started, and seen streaming over TLS from the slot as
+# role $name (add_standby()'s default role).
+sub provisioned_standby
+{
+	my ($primary, $name, $conninfo, $slot, $conf) = @_;
+
+	$primary->backup("${name}_base");
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init_from_backup($primary, "${name}_base", has_streaming => 1);
+	$node->append_conf('postgresql.conf',
+		"primary_conninfo = '$conninfo'\nprimary_slot_name = '$slot'\n" . ($conf // ''));
+	$node->start;
+	$primary->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)
+		 JOIN pg_replication_slots sl ON sl.active_pid = r.pid
+		 WHERE r.application_name = '$name' AND r.state = 'streaming' AND s.ssl
+		   AND r.usename = '$name' AND sl.slot_name = '$slot'")
+	  or die "$name does not stream";
+	return $node;
 }
 
 # task_status($node, $task, $columns): the given worker_status columns of
