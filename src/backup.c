@@ -37,6 +37,8 @@
 #define BACKUP_SLOTS_COLS 10
 #define BACKUP_STOP_COLS 3
 #define WAIT_RECHECK_MS 1000
+/* the longest timeout: 100 years of 365.25 days */
+#define MAX_TIMEOUT_SECONDS (100 * DAYS_PER_YEAR * SECS_PER_DAY)
 
 PG_FUNCTION_INFO_V1(backup_start);
 PG_FUNCTION_INFO_V1(backup_stop);
@@ -80,18 +82,16 @@ label_arg(FunctionCallInfo fcinfo)
 static int64
 timeout_arg(FunctionCallInfo fcinfo)
 {
-	Interval   *iv;
-	int64		usecs;
+	double		secs;
 
 	if (PG_ARGISNULL(2))
 		return pgrepl_backup_timeout;
-	iv = PG_GETARG_INTERVAL_P(2);
-	usecs = iv->time + (iv->day + (int64) iv->month * DAYS_PER_MONTH) * USECS_PER_DAY;
-	if (iv->month > 12 * 100 || iv->month < 0 || usecs < USECS_PER_SEC)
+	secs = pgrepl_interval_seconds(PG_GETARG_INTERVAL_P(2));
+	if (secs < 1 || secs > MAX_TIMEOUT_SECONDS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("timeout must be between 1 second and 100 years")));
-	return usecs / USECS_PER_SEC;
+	return (int64) secs;
 }
 
 /* Ask a standby's caller to go to the primary rather than wait forever. */

@@ -30,6 +30,7 @@
 
 #include "cert_ops.h"
 #include "server_config.h"
+#include "sql_args.h"
 #include "tls_probe.h"
 
 #define MAX_VALIDITY_SECONDS ((int64) 100 * 365 * SECS_PER_DAY)
@@ -47,12 +48,7 @@
 int64
 cert_validity_seconds(const Interval *valid_for, const char *argname)
 {
-	double		secs;
-
-	secs = (double) (valid_for->month / MONTHS_PER_YEAR) * DAYS_PER_YEAR * SECS_PER_DAY +
-		(double) (valid_for->month % MONTHS_PER_YEAR) * DAYS_PER_MONTH * SECS_PER_DAY +
-		(double) valid_for->day * SECS_PER_DAY +
-		(double) valid_for->time / USECS_PER_SEC;
+	double		secs = pgrepl_interval_seconds(valid_for);
 
 	if (secs < 1)
 		ereport(ERROR,
@@ -85,13 +81,16 @@ cert_key_type_arg(const char *name)
 /*
  * cert_check_hostname
  *		A subjectAltName entry must be an IP address or a DNS name made of
- *		labels of letters, digits and inner hyphens.
+ *		labels of letters, digits and inner hyphens.  The last label must
+ *		not be all digits (RFC 1123, 2.1), so that "999.1.1.1", which no
+ *		client would look up as a name, is refused rather than certified.
  */
 void
 cert_check_hostname(const char *name)
 {
 	size_t		len = strlen(name);
 	size_t		label = 0;
+	bool		digits_only = true;
 
 	if (cert_is_ip_address(name))
 		return;
@@ -103,15 +102,17 @@ cert_check_hostname(const char *name)
 
 		if (c == '.' || c == '\0')
 		{
-			if (label == 0 || name[i - 1] == '-')
+			if (label == 0 || name[i - 1] == '-' || (c == '\0' && digits_only))
 				goto bad;
 			label = 0;
+			digits_only = true;
 		}
 		else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 				 (c >= '0' && c <= '9') || (c == '-' && label > 0))
 		{
 			if (++label > MAX_LABEL_LEN)
 				goto bad;
+			digits_only &= (c >= '0' && c <= '9');
 		}
 		else
 			goto bad;
@@ -122,7 +123,7 @@ bad:
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("\"%s\" is neither a valid DNS name nor an IP address", name),
-			 errdetail("A DNS name is made of dot-separated labels of letters, digits and inner hyphens, at most %d characters in all.",
+			 errdetail("A DNS name is made of dot-separated labels of letters, digits and inner hyphens, the last one not all digits, at most %d characters in all.",
 					   MAX_HOSTNAME_LEN)));
 }
 
@@ -350,7 +351,7 @@ wait_until_served(const char *fingerprint)
 		{
 			ereport(NOTICE,
 					(errmsg("cannot check that the server presents the new certificate"),
-					 errdetail("listen_addresses is empty, and TLS is not available over Unix-domain sockets.")));
+					 errdetail("The server listens on no TCP address (listen_addresses is empty), and TLS is not available over Unix-domain sockets.")));
 			return;
 		}
 		if (result == TLS_PROBE_OK && strcmp(served, fingerprint) == 0)

@@ -137,6 +137,39 @@ hba_file_read_rules(void)
 	return rules;
 }
 
+/* A name or comment the file can hold, or an error naming the field. */
+static void
+check_field(const HbaRule *rule, const char *value, const char *field, size_t max_len)
+{
+	const char *problem = hba_field_problem(value, max_len);
+
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s %s", field, problem),
+				 errdetail("The %s may have at most %zu bytes, none of them a control character, and must not end with a backslash.",
+						   field, max_len),
+				 rule->rule_id > 0 ?
+				 errhint("Correct or delete rule %lld of pgrepl_admin.hba_rules; pg_hba.conf was left as it was.",
+						 (long long) rule->rule_id) : 0));
+}
+
+/*
+ * hba_file_check_fields
+ *		Error unless the rule's names and comment fit on its line: hba_add()
+ *		checks its arguments with it, and the file is never rendered from a
+ *		row that a direct write to hba_rules left unfit (the error names
+ *		the rule).
+ */
+void
+hba_file_check_fields(const HbaRule *rule)
+{
+	check_field(rule, rule->role_name, "role_name", NAMEDATALEN - 1);
+	check_field(rule, rule->database, "database", NAMEDATALEN - 1);
+	if (rule->comment)
+		check_field(rule, rule->comment, "comment", HBA_MAX_COMMENT);
+}
+
 /*
  * hba_file_rule_line
  *		The rule's line in pg_hba.conf, newline included (palloc'd).
@@ -174,7 +207,10 @@ render_file(List *rules, const char *live, size_t live_len, size_t *out_len)
 	initStringInfo(&block);
 	appendStringInfoString(&block, HBA_BLOCK_BEGIN);
 	foreach(lc, rules)
+	{
+		hba_file_check_fields(lfirst(lc));
 		appendStringInfoString(&block, hba_file_rule_line(lfirst(lc)));
+	}
 	appendStringInfoString(&block, HBA_BLOCK_END);
 
 	out = palloc(live_len + block.len + 2);
@@ -283,19 +319,19 @@ report_rejected(const HbaFileLine *line)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("the server would reject this rule: %s", why),
-				 errdetail("Its line in pg_hba.conf would be: %s", line->raw_line)));
+				 errdetail("Its line in pg_hba.conf would be: %s.", line->raw_line)));
 	if (line->rule_id > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("the server would reject pgrepl_admin rule %lld: %s",
 						(long long) line->rule_id, why),
-				 errdetail("Line %d of the new pg_hba.conf would be: %s",
+				 errdetail("Line %d of the new pg_hba.conf would be: %s.",
 						   line->line_num, line->raw_line),
 				 errhint("pg_hba.conf was left as it was.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_CONFIG_FILE_ERROR),
 			 errmsg("line %d of \"%s\" is invalid: %s", line->line_num, HbaFileName, why),
-			 errdetail("The line is outside the pgrepl_admin managed block: %s", line->raw_line),
+			 errdetail("The line is outside the pgrepl_admin managed block: %s.", line->raw_line),
 			 errhint("The server would not load the file; correct the line by hand, then call pgrepl_admin.hba_sync().")));
 }
 

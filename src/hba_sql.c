@@ -34,7 +34,6 @@
 
 #include "durable_file.h"
 #include "hba_sql.h"
-#include "hba_text.h"
 #include "spi_query.h"
 #include "sql_args.h"
 
@@ -60,20 +59,6 @@ in_list(const char *value, const char *const *list)
 	return false;
 }
 
-/* A name or comment the file can hold, or an error naming the argument. */
-static void
-check_field(const char *value, const char *argname, size_t max_len)
-{
-	const char *problem = hba_field_problem(value, max_len);
-
-	if (problem != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s %s", argname, problem),
-				 errdetail("%s may have at most %zu bytes, none of them a control character, and must not end with a backslash.",
-						   argname, max_len)));
-}
-
 /*
  * check_rule
  *		Every check of a new rule, before anything changes: fields, names
@@ -94,10 +79,7 @@ check_rule(const HbaRule *rule, int family, int bits, bool force)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unsupported authentication method \"%s\"", rule->method),
 				 errhint("Use scram-sha-256, cert, md5, reject, or with force => true trust or password.")));
-	check_field(rule->role_name, "role_name", NAMEDATALEN - 1);
-	check_field(rule->database, "database", NAMEDATALEN - 1);
-	if (rule->comment)
-		check_field(rule->comment, "comment", HBA_MAX_COMMENT);
+	hba_file_check_fields(rule);
 
 	if (!OidIsValid(get_role_oid(rule->role_name, true)))
 		ereport(ERROR,
@@ -114,7 +96,7 @@ check_rule(const HbaRule *rule, int family, int bits, bool force)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("authentication method \"%s\" is refused", rule->method),
-				 errdetail("trust admits anyone who can reach the server; password sends the password in clear text."),
+				 errdetail("The trust method admits anyone who can reach the server, and the password method sends the password in clear text."),
 				 errhint("Use scram-sha-256 or cert, or pass force => true.")));
 	if (!force && replication && strcmp(rule->connection_type, "hostssl") != 0)
 		ereport(ERROR,

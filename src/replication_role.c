@@ -24,6 +24,7 @@
 #include "catalog/pg_authid.h"
 #include "commands/user.h"
 #include "common/base64.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_node.h"
 #include "utils/acl.h"
@@ -70,7 +71,12 @@ generate_password(void)
 	return out;
 }
 
-/* A role name the rules and the file can hold. */
+/*
+ * A role name the rules and the file can hold.  CreateRole() is called
+ * without the grammar, which is where CREATE ROLE refuses "public" and
+ * "none" (even quoted), so they are refused here; the "pg_" prefix is
+ * refused by CreateRole() itself.
+ */
 static void
 check_role_name(const char *name)
 {
@@ -78,6 +84,11 @@ check_role_name(const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("role_name must not be empty")));
+	if (strcmp(name, "public") == 0 || strcmp(name, "none") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_RESERVED_NAME),
+				 errmsg("role name \"%s\" is reserved", name),
+				 errdetail("It is a keyword wherever SQL expects a role name.")));
 	for (const char *p = name; *p; p++)
 	{
 		if ((unsigned char) *p < 0x20 || *p == 0x7f)
@@ -85,6 +96,23 @@ check_role_name(const char *name)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("role_name must not contain control characters")));
 	}
+}
+
+/*
+ * refuse_superuser
+ *		A standby's role is made for replication only: an existing superuser
+ *		is never turned into one (its password would be handed to a
+ *		standby, and a rule would admit it over the network), nor dropped.
+ */
+static void
+refuse_superuser(const char *role_name)
+{
+	if (superuser_arg(get_role_oid(role_name, false)))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("role \"%s\" is a superuser", role_name),
+				 errdetail("pgrepl_admin manages roles made for replication only."),
+				 errhint("Name a role that is not a superuser; manage superusers with ALTER ROLE and DROP ROLE.")));
 }
 
 static DefElem *
@@ -121,6 +149,7 @@ replication_role_create(const char *role_name, const char *password,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
 					 errmsg("role \"%s\" already exists", role_name),
 					 errhint("Pass if_not_exists => true to make it a LOGIN REPLICATION role and keep its password.")));
+		refuse_superuser(role_name);
 		stmt->role = makeNode(RoleSpec);
 		stmt->role->roletype = ROLESPEC_CSTRING;
 		stmt->role->rolename = pstrdup(role_name);
@@ -191,6 +220,7 @@ replication_role_drop(const char *role_name)
 		return false;
 	replication = ((Form_pg_authid) GETSTRUCT(tup))->rolreplication;
 	ReleaseSysCache(tup);
+	refuse_superuser(role_name);
 	if (!replication)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),

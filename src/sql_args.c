@@ -21,3 +21,18 @@ pgrepl_require_arg(FunctionCallInfo fcinfo, int n, const char *name)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be NULL", name)));
 }
+
+/*
+ * pgrepl_interval_seconds
+ *		An interval as seconds, counted as EXTRACT(epoch) does (a year is
+ *		365.25 days, a month 30 days), in floating point so that huge fields
+ *		cannot overflow into a value a range check would accept.
+ */
+double
+pgrepl_interval_seconds(const Interval *iv)
+{
+	return (double) (iv->month / MONTHS_PER_YEAR) * DAYS_PER_YEAR * SECS_PER_DAY +
+		(double) (iv->month % MONTHS_PER_YEAR) * DAYS_PER_MONTH * SECS_PER_DAY +
+		(double) iv->day * SECS_PER_DAY +
+		(double) iv->time / USECS_PER_SEC;
+}
