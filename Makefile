@@ -43,6 +43,7 @@ OBJS = \
 EXTENSION = pgrepl_admin
 DATA = pgrepl_admin--1.0.sql
 SCRIPTS = scripts/pgrepl_clone_standby
+SCRIPTS_built = scripts/pgrepl_sync_blocks
 PGFILEDESC = "pgrepl_admin - administer streaming replication from SQL"
 
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(srcdir)/pgrepl_admin.control)
@@ -54,11 +55,15 @@ REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/r
 
 TAP_TESTS = 1
 
-EXTRA_CLEAN = build-deb tmp_check_regress fuzz/hba_text_fuzz fuzz/corpus
+EXTRA_CLEAN = build-deb tmp_check_regress scripts/pgrepl_sync_blocks fuzz/hba_text_fuzz fuzz/corpus
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# the clone command's block comparison of relation files: plain C, no server
+scripts/pgrepl_sync_blocks: scripts/pgrepl_sync_blocks.c
+	$(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) $< -o $@
 
 # libFuzzer harness for the pg_hba.conf text functions, built with clang and
 # run without the server: make fuzz [FUZZ_SECONDS=60]

@@ -2,8 +2,9 @@
 # standby with pgrepl_admin.add_standby() (its role, a pg_hba.conf rule that
 # is the only way in for replication, its slot): a fresh clone while rows are
 # written streams over verify-full TLS and has the primary's data; a re-run
-# over the stopped, stale copy, in which one file differs from the primary's
-# with the same size and mtime, reuses the provisioned standby, fixes the file
+# over the stopped, stale copy, in which two files differ from the primary's
+# with the same size and mtime (a relation file and pg_ident.conf), reuses
+# the provisioned standby, fixes both
 # and streams again; a running target is refused; a failing copy aborts the
 # backup on the primary.
 
@@ -163,6 +164,14 @@ utime((stat $source_file)[8, 9], $stale_file) or die $!;
 my ($rc, $dry);
 IPC::Run::run([ 'rsync', '-a', '--dry-run', '--itemize-changes', $source_file, $stale_file ], '>', \$dry);
 is($dry, '', 'rsync without --checksum would keep the stale file (same size and mtime)');
+# and a file outside the relation directories, likewise
+my $stale_conf = "$target/pg_ident.conf";
+my $conf = slurp_file($stale_conf);
+$conf =~ s/#/%/ or die 'no # in pg_ident.conf';
+open($fh, '>', $stale_conf) or die $!;
+print $fh $conf;
+close($fh);
+utime((stat($primary->data_dir . '/pg_ident.conf'))[8, 9], $stale_conf) or die $!;
 
 ($h, $wrote) = writer("$tmp/stop2");
 ($ok, $out, $err) = clone_standby('--start');
@@ -170,11 +179,15 @@ stop_writer($h, "$tmp/stop2");
 ok($ok, 're-run over the stale copy: pgrepl_clone_standby succeeds');
 like($out, qr/standby "clone" was provisioned before; keeping the password of the existing copy/,
 	'it reused the provisioned standby and its password');
-like($out, qr/update of an existing copy, comparing contents \(--checksum\) and rewriting changed blocks/,
+like($out, qr/update of an existing copy: relation files compared block by block, the rest by content/,
 	'it compared contents');
+like($out, qr/relation files: [1-9]\d* files compared, [1-9]\d* changed/,
+	'the block comparison rewrote the relation files that differ');
 $clone->_update_pid(1);
 check_standby('re-run');
-is(slurp_file($stale_file), slurp_file($source_file), 'the stale file was replaced');
+is(slurp_file($stale_file), slurp_file($source_file), 'the stale relation file was put right');
+is(slurp_file($stale_conf), slurp_file($primary->data_dir . '/pg_ident.conf'),
+	'the stale file outside the relation directories was put right');
 
 # --- a failure after backup_start aborts the backup
 $clone->stop;

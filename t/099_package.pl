@@ -21,7 +21,7 @@ is($changelog, $default, 'debian/changelog releases the default version');
 SKIP:
 {
 	my $package = $ENV{PGREPL_PACKAGE};
-	skip 'the package is not installed (scripts/test.sh as root installs it)', 9
+	skip 'the package is not installed (scripts/test.sh as root installs it)', 10
 	  unless $package;
 
 	my $version = `dpkg-query -W -f='\${Version}' $package`;
@@ -33,7 +33,8 @@ SKIP:
 	my @files = ("$dir{pkglibdir}/pgrepl_admin.so",
 		"$dir{sharedir}/extension/pgrepl_admin.control",
 		"$dir{sharedir}/extension/pgrepl_admin--$default.sql",
-		"$dir{bindir}/pgrepl_clone_standby");
+		"$dir{bindir}/pgrepl_clone_standby",
+		"$dir{bindir}/pgrepl_sync_blocks");
 	for my $file (@files)
 	{
 		like(`dpkg -S $file 2>&1`, qr/^\Q$package\E: /, "$file belongs to $package");
