@@ -358,26 +358,117 @@ hba_file_check_rule(const HbaRule *rule)
 }
 
 /*
+ * The lines outside the managed block of the last candidate that the
+ * server's parser accepted in this backend, byte for byte, and the file
+ * they were for.  A candidate whose lines outside the block are the same
+ * needs only its block parsed: the parser's verdict on a line depends on
+ * its text alone, except for @file references (their files may change) and
+ * a line continued into the block, which therefore always get the whole
+ * file parsed.
+ */
+static char *checked_outside = NULL;
+static size_t checked_outside_len = 0;
+static char checked_file[MAXPGPATH];
+
+/* Whether text's lines outside [start, end) are those last accepted. */
+static bool
+outside_block_accepted(const char *text, size_t len, size_t start, size_t end)
+{
+	return checked_outside != NULL &&
+		strcmp(checked_file, HbaFileName) == 0 &&
+		checked_outside_len == start + (len - end) &&
+		memcmp(checked_outside, text, start) == 0 &&
+		memcmp(checked_outside + start, text + end, len - end) == 0;
+}
+
+/* Remember text's lines outside [start, end), which the parser accepted. */
+static void
+remember_outside_block(const char *text, size_t len, size_t start, size_t end)
+{
+	size_t		last = start;
+
+	if (checked_outside != NULL)
+		pfree(checked_outside);
+	checked_outside = NULL;
+
+	/* the last character of the line before the block, newline aside */
+	while (last > 0 && (text[last - 1] == '\n' || text[last - 1] == '\r'))
+		last--;
+	if (memchr(text, '@', start) != NULL || memchr(text + end, '@', len - end) != NULL ||
+		(last > 0 && text[last - 1] == '\\'))
+		return;
+
+	checked_outside = MemoryContextAlloc(TopMemoryContext, start + (len - end) + 1);
+	memcpy(checked_outside, text, start);
+	memcpy(checked_outside + start, text + end, len - end);
+	checked_outside_len = start + (len - end);
+	strlcpy(checked_file, HbaFileName, sizeof(checked_file));
+}
+
+/*
+ * parse_block
+ *		The lines of the managed block [start, end) of text, numbered as in
+ *		the whole file.
+ */
+static List *
+parse_block(const char *path, const char *text, size_t start, size_t end)
+{
+	FILE	   *file = fmemopen((void *) (text + start), end - start, "r");
+	List	   *volatile lines = NIL;
+	int			offset = line_number_at(text, start) - 1;
+	ListCell   *lc;
+
+	if (file == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not open a memory stream: %m")));
+	PG_TRY();
+	{
+		lines = parse_lines(path, file, text + start, end - start);
+	}
+	PG_FINALLY();
+	{
+		fclose(file);
+	}
+	PG_END_TRY();
+	foreach(lc, lines)
+		((HbaFileLine *) lfirst(lc))->line_num += offset;
+	return lines;
+}
+
+/*
  * check_candidate
  *		Parse the candidate file at path (whose text is text) as the server
  *		would; an ERROR for the first line it would reject.  Managed rules
  *		that load but cannot match (hostssl while ssl is off) get a WARNING.
+ *		When the lines outside the block are those last accepted, only the
+ *		block is parsed.
  */
 static void
 check_candidate(const char *path, const char *text, size_t len)
 {
-	FILE	   *file = AllocateFile(path, "r");
 	List	   *lines;
 	ListCell   *lc;
 	int			cannot_match = 0;
 	const char *why = NULL;
+	size_t		start;
+	size_t		end;
+	bool		has_block = hba_find_block(text, len, &start, &end) == HBA_BLOCK_FOUND;
+	bool		whole = !(has_block && outside_block_accepted(text, len, start, end));
 
-	if (file == NULL)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open file \"%s\": %m", path)));
-	lines = parse_lines(path, file, text, len);
-	FreeFile(file);
+	if (whole)
+	{
+		FILE	   *file = AllocateFile(path, "r");
+
+		if (file == NULL)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not open file \"%s\": %m", path)));
+		lines = parse_lines(path, file, text, len);
+		FreeFile(file);
+	}
+	else
+		lines = parse_block(path, text, start, end);
 
 	foreach(lc, lines)
 	{
@@ -391,6 +482,8 @@ check_candidate(const char *path, const char *text, size_t len)
 			why = line->error;
 		}
 	}
+	if (whole && has_block)
+		remember_outside_block(text, len, start, end);
 	if (cannot_match > 0)
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),

@@ -276,6 +276,21 @@ like($written, qr/\A# Debian-style pg_hba\.conf\n# BEGIN pgrepl_admin/, 'the blo
 is(sprintf('%04o', (stat("$etc/pg_hba.conf"))[2] & 07777), '0640', 'the file keeps its mode');
 ok(!-e $debian->data_dir . '/pg_hba.conf', 'nothing is written into the data directory');
 is(scalar(grep { /pgrepl_admin-/ } glob("$etc/*")), 0, 'no candidate file is left behind');
+
+# A session parses only the block while the rest of the file is as it last
+# accepted it; a line broken by hand outside the block since is still found.
+my ($rc, $stdout, $stderr) = $debian->psql('postgres', qq{
+	SELECT pgrepl_admin.hba_add('10.77.0.1/32', 'app', comment => 'before the edit');
+	\\! printf 'host all all 10.78.0.0/16 no-such-method\\n' >> $etc/pg_hba.conf
+	SELECT pgrepl_admin.hba_add('10.77.0.2/32', 'app', comment => 'after the edit');
+});
+like($stderr, qr/line \d+ of "\Q$etc\E\/pg_hba\.conf" is invalid: invalid authentication method "no-such-method"/,
+	'the same session finds a line broken outside the block after its last check');
+my $hba_after = slurp_file("$etc/pg_hba.conf");
+like($hba_after, qr/before the edit/, 'the rule added before the edit is in the file');
+unlike($hba_after, qr/after the edit/, 'the rule refused after the edit is not');
+is($debian->safe_psql('postgres', "SELECT count(*) FROM pgrepl_admin.hba_rules WHERE comment = 'after the edit'"),
+	'0', 'nor in the table');
 $debian->stop;
 
 done_testing();
