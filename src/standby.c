@@ -89,10 +89,25 @@ find_standby(const char *name)
 	return s;
 }
 
+/* Whether slot is in a list of slot names. */
+static bool
+slot_listed(List *slots, const char *slot)
+{
+	ListCell   *lc;
+
+	foreach(lc, slots)
+	{
+		if (strcmp(lfirst(lc), slot) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * slots_pre_commit
  *		Drop, then create, the slots this transaction asked for, as far as
- *		the committed-to-be standbys table still wants them.
+ *		the committed-to-be standbys table still wants them.  A standby
+ *		removed and added again gets a new slot.
  */
 static void
 slots_pre_commit(void)
@@ -107,10 +122,15 @@ slots_pre_commit(void)
 	{
 		const char *slot = lfirst(lc);
 
-		(void) pgrepl_query_exec("SELECT pg_catalog.pg_drop_replication_slot(slot_name) "
-								 "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1::name "
-								 "AND NOT EXISTS (SELECT FROM pgrepl_admin.standbys WHERE slot_name = $1::name)",
-								 1, &slot);
+		if (slot_listed(slots_to_create, slot))
+			(void) pgrepl_query_exec("SELECT pg_catalog.pg_drop_replication_slot(slot_name) "
+									 "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1::name",
+									 1, &slot);
+		else
+			(void) pgrepl_query_exec("SELECT pg_catalog.pg_drop_replication_slot(slot_name) "
+									 "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1::name "
+									 "AND NOT EXISTS (SELECT FROM pgrepl_admin.standbys WHERE slot_name = $1::name)",
+									 1, &slot);
 	}
 	foreach(lc, slots_to_create)
 	{
@@ -170,8 +190,9 @@ slot_at_commit(const char *slot, bool create)
 
 /*
  * check_new_slot
- *		The slot must not exist yet, and a free slot must be left for it
- *		beside those this transaction already creates.
+ *		The slot must not exist yet, unless this transaction drops it first
+ *		(a standby removed and added again), and a free slot must be left
+ *		for it beside those this transaction already creates.
  */
 static void
 check_new_slot(const char *slot)
@@ -179,7 +200,7 @@ check_new_slot(const char *slot)
 	int			used = 0;
 
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	if (SearchNamedReplicationSlot(slot, false) != NULL)
+	if (SearchNamedReplicationSlot(slot, false) != NULL && !slot_listed(slots_to_drop, slot))
 	{
 		LWLockRelease(ReplicationSlotControlLock);
 		ereport(ERROR,
