@@ -132,21 +132,21 @@ close($fh);
 my @expected_errors = (
 	# add_standby of a name that another session registered with the
 	# other address ("another address ... for an existing name is an error")
-	[ '42710', qr/^add_standby\(\d, \d\): standby "s\d" already exists with address [\d.]+\/32$/ ],
+	[ '42710', 'add_standby: the name has the other address', qr/^add_standby\(\d, \d\): standby "s\d" already exists with address [\d.]+\/32$/ ],
 	# add_standby after remove_standby kept the role because a rule still
 	# names it ("a role that exists under the standby's own name is an error")
-	[ '42710', qr/^add_standby\(\d, \d\): role "s\d" already exists$/ ],
+	[ '42710', 'add_standby: a rule kept the role', qr/^add_standby\(\d, \d\): role "s\d" already exists$/ ],
 	# hba_add of a rule that another session added with the other method
-	[ '42710', qr/^hba_add\(\d, \d\): pgrepl_admin rule \d+ already admits role "conc_role" from 10\.1\.\d\.0\/24, with method [\w-]+$/ ],
+	[ '42710', 'hba_add: the rule has the other method', qr/^hba_add\(\d, \d\): pgrepl_admin rule \d+ already admits role "conc_role" from 10\.1\.\d\.0\/24, with method [\w-]+$/ ],
 	# hba_add for the role of a standby that is not there ("role_name must
 	# be an existing role")
-	[ '42704', qr/^hba_add_role\(\d, \d\): role "s\d" does not exist$/ ],
+	[ '42704', 'hba_add: no such role', qr/^hba_add_role\(\d, \d\): role "s\d" does not exist$/ ],
 	# hba_remove of a standby's rule ("a rule that admits a standby goes
 	# with remove_standby()")
-	[ '2BP01', qr/^hba_remove_any\(\d, \d\): pgrepl_admin rule \d+ admits standby "\w+"$/ ],
+	[ '2BP01', 'hba_remove: a standby\'s rule', qr/^hba_remove_any\(\d, \d\): pgrepl_admin rule \d+ admits standby "\w+"$/ ],
 	# drop_replication_role of a role that a standby or a rule took in the
 	# meantime ("one a standby or a managed rule still uses, is refused")
-	[ '2BP01', qr/^drop_role\(\d, \d\): role "s\d" is still used by (standby s\d|pg_hba\.conf rule \d+)$/ ],
+	[ '2BP01', 'drop_replication_role: the role is in use', qr/^drop_role\(\d, \d\): role "s\d" is still used by (standby s\d|pg_hba\.conf rule \d+)$/ ],
 );
 
 my $log_offset = -s $primary->logfile;
@@ -198,11 +198,10 @@ for my $line (split /\n/, $log)
 	elsif ($line =~ /WARNING:  conc_error (\w{5}) (.*)$/)
 	{
 		my ($state, $msg) = ($1, $2);
-		if (grep { $_->[0] eq $state && $msg =~ $_->[1] } @expected_errors)
+		my ($expected) = grep { $_->[0] eq $state && $msg =~ $_->[2] } @expected_errors;
+		if ($expected)
 		{
-			(my $kind = $msg) =~ s/\(.*?\):/:/;
-			$kind =~ s/[\d.\/]+//g;
-			$collisions{"$state $kind"}++;
+			$collisions{"$state $expected->[1]"}++;
 		}
 		else { push @unexpected, $line; }
 	}
