@@ -193,6 +193,15 @@ SELECT pg_drop_replication_slot('regress_taken');
 -- a standby's rule goes with the standby
 SELECT pgrepl_admin.hba_remove(rule_id) FROM pgrepl_admin.hba_rules WHERE role_name = 'regress_sb1';
 SELECT pgrepl_admin.drop_replication_role('regress_sb1');
+-- removed and added again in one transaction: another address, a new slot
+SELECT restart_lsn AS old_restart_lsn FROM pg_replication_slots WHERE slot_name = 'regress_sb1' \gset
+CHECKPOINT;
+BEGIN;
+SELECT pgrepl_admin.remove_standby('regress_sb1');
+SELECT standby_name, slot_name FROM pgrepl_admin.add_standby('regress_sb1', '10.6.0.15');
+COMMIT;
+SELECT s.address, sl.restart_lsn > :'old_restart_lsn' AS new_slot
+FROM pgrepl_admin.standbys s JOIN pg_replication_slots sl USING (slot_name) WHERE s.name = 'regress_sb1';
 
 -- removing
 SELECT pgrepl_admin.remove_standby('regress_sb1');

@@ -86,16 +86,71 @@ hba_rules_relid(void)
 }
 
 /*
+ * managed_rows_text
+ *		The row versions of hba_rules and standbys that a snapshot sees, as
+ *		text: two snapshots that see the same rows give the same text.  The
+ *		transaction's own changes count alike whatever the snapshot.
+ */
+static char *
+managed_rows_text(Snapshot snapshot)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *text;
+	int			rc;
+
+	PushCopiedSnapshot(snapshot);
+	UpdateActiveSnapshotCommandId();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute("SELECT pg_catalog.concat("
+					 "(SELECT pg_catalog.string_agg(ctid::text, ',' ORDER BY ctid) FROM pgrepl_admin.hba_rules), ';', "
+					 "(SELECT pg_catalog.string_agg(ctid::text, ',' ORDER BY ctid) FROM pgrepl_admin.standbys))",
+					 true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading the row versions of pgrepl_admin.hba_rules failed: %s",
+			 SPI_result_code_string(rc));
+	text = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	SPI_finish();
+	PopActiveSnapshot();
+	return text;
+}
+
+/*
  * hba_file_lock_rules
  *		Take the writers' lock on hba_rules, held to the end of the
- *		transaction.  During recovery nothing writes the table, and the
- *		lock cannot be had: it is skipped.
+ *		transaction; it also covers pgrepl_admin.standbys.  During recovery
+ *		nothing writes the table, and the lock cannot be had: it is skipped.
+ *
+ * Under READ COMMITTED each later statement sees what the previous holder
+ * committed.  Under REPEATABLE READ and SERIALIZABLE the transaction's
+ * snapshot may be older than that commit, and acting on it would add a
+ * rule or a standby that already exists, or miss one to remove: when
+ * either table changed since the snapshot was taken, this is a
+ * serialization failure, which the client retries.
  */
 void
 hba_file_lock_rules(void)
 {
-	if (!RecoveryInProgress())
-		LockRelationOid(hba_rules_relid(), ShareRowExclusiveLock);
+	Oid			relid;
+	LOCKTAG		tag;
+	bool		held;
+
+	if (RecoveryInProgress())
+		return;
+	relid = hba_rules_relid();
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+	held = LockHeldByMe(&tag, ShareRowExclusiveLock);
+	LockRelationOid(relid, ShareRowExclusiveLock);
+	if (held || !IsolationUsesXactSnapshot())
+		return;
+
+	if (strcmp(managed_rows_text(GetTransactionSnapshot()),
+			   managed_rows_text(GetLatestSnapshot())) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent changes of pgrepl_admin.hba_rules or pgrepl_admin.standbys"),
+				 errdetail("Another transaction committed changes to the managed rules or standbys after this transaction's snapshot was taken."),
+				 errhint("The transaction might succeed if retried.  Taking the lock first, with LOCK TABLE pgrepl_admin.hba_rules IN SHARE ROW EXCLUSIVE MODE as the transaction's first statement, avoids this.")));
 }
 
 /*

@@ -159,11 +159,12 @@ hba_rules_add(HbaRule *rule, bool force)
 	rule->address = DatumGetCString(DirectFunctionCall1(inet_out, cidr));
 	if (strchr(rule->address, '/') == NULL)
 		rule->address = psprintf("%s/%d", rule->address, ip_bits(ip));
+	/* locked first: remove_standby() drops roles while it holds the lock */
+	hba_file_lock_rules();
 	check_rule(rule, ip_family(ip), ip_bits(ip), force);
 	rule->rule_id = 0;
 	hba_file_check_rule(rule);
 
-	hba_file_lock_rules();
 	id = hba_rules_find(rule->connection_type, rule->database, rule->role_name,
 						rule->address, &method);
 	if (id >= 0)

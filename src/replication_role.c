@@ -31,6 +31,7 @@
 #include "utils/builtins.h"
 #include "utils/syscache.h"
 
+#include "hba_file.h"
 #include "replication_role.h"
 #include "scram_secret.h"
 #include "spi_query.h"
@@ -215,6 +216,8 @@ replication_role_drop(const char *role_name)
 	DropRoleStmt *stmt;
 	RoleSpec   *spec;
 
+	/* the writers' lock: no standby or rule can take the role meanwhile */
+	hba_file_lock_rules();
 	tup = SearchSysCache1(AUTHNAME, CStringGetDatum(role_name));
 	if (!HeapTupleIsValid(tup))
 		return false;

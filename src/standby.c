@@ -18,7 +18,9 @@
  * committed: a transaction that rolls back, or fails before that point,
  * never touches a slot, and a crash between the slot change and the commit
  * record can leave a slot that no standby owns (replication_lag shows it
- * as orphaned-slot), never a standby whose slot is gone.  The number of
+ * as orphaned-slot), never a standby whose slot is gone.  (A standby
+ * removed and added again in one transaction has its old slot replaced by
+ * a new one at PRE_COMMIT.)  The number of
  * free slots is checked first, so that creation does not fail half-way.
  *
  *-------------------------------------------------------------------------
@@ -93,11 +95,27 @@ find_standby(const char *name)
 	return s;
 }
 
+/* Whether slot is in a list of slot names. */
+static bool
+slot_listed(List *slots, const char *slot)
+{
+	ListCell   *lc;
+
+	foreach(lc, slots)
+	{
+		if (strcmp(lfirst(lc), slot) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * slots_pre_commit
- *		Keep, of the slots this transaction asked to drop, those that exist
- *		and that the committed-to-be standbys table no longer wants (they
- *		are dropped at COMMIT); then create the slots it still wants.
+ *		Of the slots this transaction asked to drop: one whose standby was
+ *		removed and added again is dropped now and made anew below (the new
+ *		standby gets a new slot); one that the committed-to-be standbys
+ *		table no longer wants is kept for COMMIT to drop.  Then create the
+ *		slots the table wants.
  */
 static void
 slots_pre_commit(void)
@@ -114,6 +132,11 @@ slots_pre_commit(void)
 	{
 		const char *slot = lfirst(lc);
 
+		if (slot_listed(slots_to_create, slot))
+			(void) pgrepl_query_exec("SELECT pg_catalog.pg_drop_replication_slot(slot_name) "
+									 "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1::name "
+									 "AND EXISTS (SELECT FROM pgrepl_admin.standbys WHERE slot_name = $1::name)",
+									 1, &slot);
 		if (pgrepl_query_exec("SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = $1::name "
 							  "AND NOT EXISTS (SELECT FROM pgrepl_admin.standbys WHERE slot_name = $1::name)",
 							  1, &slot) > 0)
@@ -227,8 +250,9 @@ slot_at_commit(const char *slot, bool create)
 
 /*
  * check_new_slot
- *		The slot must not exist yet, and a free slot must be left for it
- *		beside those this transaction already creates.
+ *		The slot must not exist yet, unless this transaction drops it first
+ *		(a standby removed and added again), and a free slot must be left
+ *		for it beside those this transaction already creates.
  */
 static void
 check_new_slot(const char *slot)
@@ -236,7 +260,7 @@ check_new_slot(const char *slot)
 	int			used = 0;
 
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	if (SearchNamedReplicationSlot(slot, false) != NULL)
+	if (SearchNamedReplicationSlot(slot, false) != NULL && !slot_listed(slots_to_drop, slot))
 	{
 		LWLockRelease(ReplicationSlotControlLock);
 		ereport(ERROR,
