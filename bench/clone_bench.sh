@@ -97,7 +97,7 @@ clone_until_streaming() {
     local t
     t=$(now)
     "$clone" --primary "host=$dir port=$port dbname=postgres" --source "$dir/primary" --target "$dir/standby" \
-        --name clone --primary-conninfo "host=$dir port=$port" --slot clone \
+        --name clone \
         --set "port=$sport" --set "unix_socket_directories=$dir" --log "$dir/standby.log" --start "$@" >/dev/null
     since "$t"
 }
@@ -112,6 +112,8 @@ shared_preload_libraries = 'pgrepl_admin'
 max_wal_senders = 10
 max_replication_slots = 10
 wal_keep_size = '4GB'
+# add_standby's primary_conninfo reaches the primary over its socket
+pgrepl_admin.primary_host = '$dir'
 CONF
 pg_ctl -D "$dir/primary" -l "$dir/primary.log" -w start >/dev/null
 sql -c 'CREATE EXTENSION pgrepl_admin' -c 'CREATE TABLE bench_traffic (n int)'
@@ -135,7 +137,7 @@ stop_standby
 rm -rf "$dir/standby"
 
 say "== pgrepl_clone_standby, fresh"
-clone_fresh=$(clone_until_streaming --create-slot)
+clone_fresh=$(clone_until_streaming)
 
 say "== about 5% new data"
 stop_standby
@@ -147,7 +149,7 @@ say "== pgrepl_clone_standby, resync of the stopped standby"
 clone_resync=$(clone_until_streaming)
 stop_standby
 rm -rf "$dir/standby"
-sql -c "SELECT pg_drop_replication_slot('clone')" >/dev/null
+sql -c "SELECT pgrepl_admin.remove_standby('clone')" >/dev/null
 
 say "== pg_basebackup, fresh, after the new data"
 bb_fresh2=$(basebackup)
