@@ -436,6 +436,35 @@ outside_block_accepted(const char *text, size_t len, size_t start, size_t end)
 		memcmp(checked_outside + start, text + end, len - end) == 0;
 }
 
+/*
+ * Whether text may hold an @file reference: an @ outside a comment (quoted
+ * or not: a quoted one is no reference, but this errs on the safe side).
+ */
+static bool
+has_file_reference(const char *text, size_t len)
+{
+	bool		quoted = false;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		if (text[i] == '\n')
+			quoted = false;
+		else if (text[i] == '"')
+			quoted = !quoted;
+		else if (text[i] == '#' && !quoted)
+		{
+			const char *nl = memchr(text + i, '\n', len - i);
+
+			if (nl == NULL)
+				break;
+			i = nl - text - 1;
+		}
+		else if (text[i] == '@')
+			return true;
+	}
+	return false;
+}
+
 /* Remember text's lines outside [start, end), which the parser accepted. */
 static void
 remember_outside_block(const char *text, size_t len, size_t start, size_t end)
@@ -449,7 +478,7 @@ remember_outside_block(const char *text, size_t len, size_t start, size_t end)
 	/* the last character of the line before the block, newline aside */
 	while (last > 0 && (text[last - 1] == '\n' || text[last - 1] == '\r'))
 		last--;
-	if (memchr(text, '@', start) != NULL || memchr(text + end, '@', len - end) != NULL ||
+	if (has_file_reference(text, start) || has_file_reference(text + end, len - end) ||
 		(last > 0 && text[last - 1] == '\\'))
 		return;
 
