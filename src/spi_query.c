@@ -8,6 +8,10 @@
  * strings in the caller's memory context.  Each statement runs with a new
  * snapshot and sees the transaction's earlier changes, and has no row
  * limit (a limit would keep an INSERT's statement trigger from firing).
+ * Each distinct statement is planned once per session and its plan kept
+ * (SPI_keepplan): the plan cache replans it after DDL or a change of
+ * search_path, and add_standby for a hundred standbys does not parse the
+ * same few statements a thousand times.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,16 +20,56 @@
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "spi_query.h"
 
 #define MAX_ARGS 8
 
+/* A statement's kept plan; the list lives as long as the session. */
+typedef struct KeptPlan
+{
+	const char *sql;			/* a copy of the statement's text */
+	int			nargs;
+	SPIPlanPtr	plan;
+	struct KeptPlan *next;
+} KeptPlan;
+
+static KeptPlan *kept_plans = NULL;
+
+/* The kept plan of sql with nargs text arguments, made on first use. */
+static SPIPlanPtr
+plan_for(const char *sql, int nargs)
+{
+	Oid			types[MAX_ARGS];
+	SPIPlanPtr	plan;
+	KeptPlan   *kept;
+
+	for (kept = kept_plans; kept != NULL; kept = kept->next)
+	{
+		if (kept->nargs == nargs && strcmp(kept->sql, sql) == 0)
+			return kept->plan;
+	}
+	for (int i = 0; i < nargs; i++)
+		types[i] = TEXTOID;
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed: %s", sql);
+	kept = MemoryContextAlloc(TopMemoryContext, sizeof(KeptPlan));
+	kept->sql = MemoryContextStrdup(TopMemoryContext, sql);
+	kept->nargs = nargs;
+	kept->plan = plan;
+	kept->next = kept_plans;
+	kept_plans = kept;
+	return plan;
+}
+
 /* Execute sql; returns SPI_processed.  SPI is connected by the caller. */
 static uint64
 execute(const char *sql, int nargs, const char *const *argv)
 {
-	Oid			types[MAX_ARGS];
 	Datum		args[MAX_ARGS];
 	char		nulls[MAX_ARGS] = {0};
 	int			rc;
@@ -33,13 +77,12 @@ execute(const char *sql, int nargs, const char *const *argv)
 	Assert(nargs <= MAX_ARGS);
 	for (int i = 0; i < nargs; i++)
 	{
-		types[i] = TEXTOID;
 		args[i] = argv[i] ? CStringGetTextDatum(argv[i]) : (Datum) 0;
 		nulls[i] = argv[i] ? ' ' : 'n';
 	}
-	rc = SPI_execute_with_args(sql, nargs, types, args, nulls, false, 0);
+	rc = SPI_execute_plan(plan_for(sql, nargs), args, nulls, false, 0);
 	if (rc < 0)
-		elog(ERROR, "SPI_execute_with_args failed (%s): %s", SPI_result_code_string(rc), sql);
+		elog(ERROR, "SPI_execute_plan failed (%s): %s", SPI_result_code_string(rc), sql);
 	return SPI_processed;
 }
 
