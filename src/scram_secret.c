@@ -17,13 +17,17 @@
  *	ServerKey	   = HMAC(SaltedPassword, "Server Key")
  *
  * written SCRAM-SHA-256$4096:<salt>$<StoredKey>:<ServerKey> in base64.
- * Only the PBKDF2 loop differs: OpenSSL's PKCS5_PBKDF2_HMAC() keeps the
- * HMAC state between iterations, where PostgreSQL 15 builds a new HMAC
- * context for each of them, which makes it slower.
+ * Only the PBKDF2 loop differs: the HMAC's inner and outer SHA-256 states
+ * after the padded key are computed once and copied for each iteration,
+ * with OpenSSL's plain SHA-256 functions.  PostgreSQL 15 builds a new HMAC
+ * context for each iteration, and OpenSSL 3's PKCS5_PBKDF2_HMAC() duplicates
+ * a provider context (an allocation and a lock) in each: in the server both
+ * cost several times the hashing itself.
  *
- * Only one-shot OpenSSL calls are used, so no OpenSSL object outlives a
- * call; nothing can raise an error while the normalized password or an
- * intermediate key is held, and all of them are zeroed before returning.
+ * Only one-shot OpenSSL calls and stack structures are used, so no OpenSSL
+ * object outlives a call; nothing can raise an error while the normalized
+ * password or an intermediate key is held, and all of them are zeroed
+ * before returning.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,6 +36,9 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+/* SHA256_Init() and friends: deprecated in OpenSSL 3, and what the loop needs */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 #include "common/base64.h"
 #include "common/saslprep.h"
@@ -51,6 +58,71 @@ base64(const uint8 *data, int len)
 		elog(ERROR, "could not encode a SCRAM secret");
 	out[n] = '\0';
 	return out;
+}
+
+/*
+ * pbkdf2_hmac_sha256
+ *		The first (and for SCRAM only) 32-byte block of PBKDF2 with
+ *		HMAC-SHA-256 (RFC 8018): U1 = HMAC(P, S || INT(1)), Ui =
+ *		HMAC(P, Ui-1), out = U1 ^ ... ^ Uc.  Returns false when a hash call
+ *		fails.
+ */
+static bool
+pbkdf2_hmac_sha256(const char *password, size_t password_len,
+				   const uint8 *salt, size_t salt_len, int iterations,
+				   uint8 out[SHA256_DIGEST_LENGTH])
+{
+	static const uint8 block_one[4] = {0, 0, 0, 1};
+	uint8		key[SHA256_CBLOCK] = {0};
+	uint8		pad[SHA256_CBLOCK];
+	uint8		u[SHA256_DIGEST_LENGTH];
+	SHA256_CTX	inner;
+	SHA256_CTX	outer;
+	SHA256_CTX	ctx;
+	bool		ok;
+
+	/* a key longer than a block is hashed first (RFC 2104) */
+	if (password_len > SHA256_CBLOCK)
+		ok = SHA256((const uint8 *) password, password_len, key) != NULL;
+	else
+	{
+		memcpy(key, password, password_len);
+		ok = true;
+	}
+
+	for (int i = 0; i < SHA256_CBLOCK; i++)
+		pad[i] = key[i] ^ 0x36;
+	ok = ok && SHA256_Init(&inner) && SHA256_Update(&inner, pad, SHA256_CBLOCK);
+	for (int i = 0; i < SHA256_CBLOCK; i++)
+		pad[i] = key[i] ^ 0x5c;
+	ok = ok && SHA256_Init(&outer) && SHA256_Update(&outer, pad, SHA256_CBLOCK);
+
+	/* U1 */
+	ctx = inner;
+	ok = ok && SHA256_Update(&ctx, salt, salt_len) &&
+		SHA256_Update(&ctx, block_one, sizeof(block_one)) && SHA256_Final(u, &ctx);
+	ctx = outer;
+	ok = ok && SHA256_Update(&ctx, u, sizeof(u)) && SHA256_Final(u, &ctx);
+	memcpy(out, u, sizeof(u));
+
+	/* U2 ... Uc */
+	for (int n = 1; ok && n < iterations; n++)
+	{
+		ctx = inner;
+		ok = SHA256_Update(&ctx, u, sizeof(u)) && SHA256_Final(u, &ctx);
+		ctx = outer;
+		ok = ok && SHA256_Update(&ctx, u, sizeof(u)) && SHA256_Final(u, &ctx);
+		for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+			out[i] ^= u[i];
+	}
+
+	explicit_bzero(key, sizeof(key));
+	explicit_bzero(pad, sizeof(pad));
+	explicit_bzero(u, sizeof(u));
+	explicit_bzero(&inner, sizeof(inner));
+	explicit_bzero(&outer, sizeof(outer));
+	explicit_bzero(&ctx, sizeof(ctx));
+	return ok;
 }
 
 /*
@@ -82,9 +154,9 @@ scram_secret_build(const char *password)
 		password = prep_password;
 
 	ERR_clear_error();
-	ok = PKCS5_PBKDF2_HMAC(password, strlen(password), salt, sizeof(salt),
-						   SCRAM_DEFAULT_ITERATIONS, EVP_sha256(),
-						   SCRAM_KEY_LEN, salted_password) == 1 &&
+	StaticAssertStmt(SCRAM_KEY_LEN == SHA256_DIGEST_LENGTH, "SCRAM-SHA-256 keys are SHA-256 digests");
+	ok = pbkdf2_hmac_sha256(password, strlen(password), salt, sizeof(salt),
+							SCRAM_DEFAULT_ITERATIONS, salted_password) &&
 		HMAC(EVP_sha256(), salted_password, SCRAM_KEY_LEN,
 			 (const unsigned char *) "Client Key", strlen("Client Key"),
 			 client_key, NULL) != NULL &&
