@@ -20,15 +20,20 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/objectaccess.h"
 #include "catalog/pg_authid.h"
 #include "commands/user.h"
 #include "common/base64.h"
+#include "libpq/crypt.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_node.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "hba_file.h"
@@ -116,6 +121,43 @@ refuse_superuser(const char *role_name)
 				 errhint("Name a role that is not a superuser; manage superusers with ALTER ROLE and DROP ROLE.")));
 }
 
+/*
+ * set_role_secret
+ *		Store a SCRAM secret as a new role's password, as ALTER ROLE ...
+ *		PASSWORD would, once check_password_hook has seen it.  CREATE ROLE
+ *		would also make sure the secret is not that of an empty password by
+ *		recomputing it with PostgreSQL's own PBKDF2, which costs more than
+ *		making the secret did; scram_secret_build() refuses a password that
+ *		is empty, also after SASLprep, instead.
+ */
+static void
+set_role_secret(const char *role_name, const char *secret)
+{
+	Relation	rel;
+	HeapTuple	tuple;
+	HeapTuple	newtuple;
+	Datum		values[Natts_pg_authid] = {0};
+	bool		nulls[Natts_pg_authid] = {0};
+	bool		replace[Natts_pg_authid] = {0};
+
+	if (check_password_hook)
+		(*check_password_hook) (role_name, secret, PASSWORD_TYPE_SCRAM_SHA_256,
+								(Datum) 0, true);
+
+	rel = table_open(AuthIdRelationId, RowExclusiveLock);
+	tuple = SearchSysCache1(AUTHNAME, CStringGetDatum(role_name));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for role \"%s\"", role_name);
+	values[Anum_pg_authid_rolpassword - 1] = CStringGetTextDatum(secret);
+	replace[Anum_pg_authid_rolpassword - 1] = true;
+	newtuple = heap_modify_tuple(tuple, RelationGetDescr(rel), values, nulls, replace);
+	CatalogTupleUpdate(rel, &tuple->t_self, newtuple);
+	InvokeObjectPostAlterHook(AuthIdRelationId, ((Form_pg_authid) GETSTRUCT(tuple))->oid, 0);
+	ReleaseSysCache(tuple);
+	heap_freetuple(newtuple);
+	table_close(rel, NoLock);
+}
+
 static DefElem *
 bool_option(const char *name, bool value)
 {
@@ -162,11 +204,10 @@ replication_role_create(const char *role_name, const char *password,
 	else
 	{
 		CreateRoleStmt *stmt = makeNode(CreateRoleStmt);
+		char	   *verifier = NULL;
 
 		if (with_password)
 		{
-			char	   *verifier;
-
 			if (password == NULL)
 				password = generated = generate_password();
 			else if (password[0] == '\0')
@@ -175,12 +216,16 @@ replication_role_create(const char *role_name, const char *password,
 						 errmsg("password must not be empty"),
 						 errhint("Pass NULL to have a strong password generated.")));
 			verifier = scram_secret_build(password);
-			options = lappend(options, makeDefElem("password", (Node *) makeString(verifier), -1));
 		}
 		stmt->stmt_type = ROLESTMT_ROLE;
 		stmt->role = pstrdup(role_name);
 		stmt->options = options;
 		(void) CreateRole(pstate, stmt);
+		if (verifier != NULL)
+		{
+			CommandCounterIncrement();
+			set_role_secret(role_name, verifier);
+		}
 	}
 	CommandCounterIncrement();
 	return generated;
