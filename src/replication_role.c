@@ -127,8 +127,10 @@ refuse_superuser(const char *role_name)
  *		PASSWORD would, once check_password_hook has seen it.  CREATE ROLE
  *		would also make sure the secret is not that of an empty password by
  *		recomputing it with PostgreSQL's own PBKDF2, which costs more than
- *		making the secret did; scram_secret_build() refuses a password that
- *		is empty, also after SASLprep, instead.
+ *		making the secret did; here the password is never empty: an empty
+ *		one is refused above, and SASLprep never yields one (for a password
+ *		it would map to nothing it fails, and the password is used as it
+ *		is, as PostgreSQL does).
  */
 static void
 set_role_secret(const char *role_name, const char *secret)

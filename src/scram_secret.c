@@ -152,16 +152,6 @@ scram_secret_build(const char *password)
 	/* as PostgreSQL does: the password as it is when SASLprep refuses it */
 	if (pg_saslprep(password, &prep_password) == SASLPREP_SUCCESS)
 		password = prep_password;
-	if (password[0] == '\0')
-	{
-		if (prep_password != NULL)
-			pfree(prep_password);
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("password must not be empty"),
-				 errdetail("SASLprep normalizes the password to an empty string."),
-				 errhint("Pass NULL to have a strong password generated.")));
-	}
 
 	ERR_clear_error();
 	StaticAssertStmt(SCRAM_KEY_LEN == SHA256_DIGEST_LENGTH, "SCRAM-SHA-256 keys are SHA-256 digests");

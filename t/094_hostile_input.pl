@@ -178,7 +178,6 @@ my @rows = (
 	[ q{SELECT pgrepl_admin.create_replication_role('postgres')}, '42710' ],
 	[ q{SELECT pgrepl_admin.create_replication_role('regress_super', if_not_exists => true)}, '42809' ],
 	[ q{SELECT pgrepl_admin.create_replication_role('regress_new', '')}, '22023' ],
-	[ q{SELECT pgrepl_admin.create_replication_role('regress_new', U&'\00AD\00AD')}, '22023' ],
 	[ q{SELECT pgrepl_admin.create_replication_role('regress_new', 'secret', NULL)}, '22004' ],
 	# drop_replication_role
 	[ q{SELECT pgrepl_admin.drop_replication_role(NULL)}, '22004' ],
