@@ -189,7 +189,14 @@ $primary->poll_query_until('postgres',
 	"SELECT serial <> '$serial' AND served AND key_matches FROM pgrepl_admin.certificates WHERE kind = 'server'")
   or die 'the worker did not renew the certificate';
 pass('the worker renewed the server certificate');
-$primary->safe_psql('postgres', 'ALTER SYSTEM RESET pgrepl_admin.cert_renew_before; SELECT pg_reload_conf()');
+# back to hourly checks (a 1-day certificate is always within the default
+# 30 days), taken up by the worker before the next rotation
+$primary->safe_psql('postgres', q{
+	ALTER SYSTEM RESET pgrepl_admin.cert_renew_before;
+	ALTER SYSTEM RESET pgrepl_admin.cert_check_interval;
+	SELECT pg_reload_conf();
+});
+wait_for_task($primary, 'cert_renew', "next_run > now() + interval '10 minutes'");
 like(slurp_file($primary->logfile), qr/pgrepl_admin renewed the server certificate/, 'and logged it');
 is($primary->safe_psql('postgres',
 		"SELECT expires_in BETWEEN '23 hours' AND '1 day' AND san = '{localhost,127.0.0.1}' FROM pgrepl_admin.certificates WHERE kind = 'server'"),
@@ -200,7 +207,11 @@ $primary->connect_ok(tls_connstr($primary, $root), 'the renewed certificate veri
 # current certificate in place, and the ageing CA is warned about
 ($serial) = split /\|/, rotate();
 $primary->safe_psql('postgres', "SELECT pgrepl_admin.ca_init(replace => true, valid_for => '20 minutes')");
-$primary->safe_psql('postgres', "ALTER SYSTEM SET pgrepl_admin.cert_renew_before = '2d'; SELECT pg_reload_conf()");
+$primary->safe_psql('postgres', q{
+	ALTER SYSTEM SET pgrepl_admin.cert_check_interval = '1s';
+	ALTER SYSTEM SET pgrepl_admin.cert_renew_before = '2d';
+	SELECT pg_reload_conf();
+});
 wait_for_task($primary, 'cert_renew', "last_outcome = 'error' AND last_error LIKE '%past the expiry of the CA%'");
 is($primary->safe_psql('postgres',
 		"SELECT serial = '$serial' AND served AND key_matches FROM pgrepl_admin.certificates WHERE kind = 'server'"),
