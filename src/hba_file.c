@@ -495,26 +495,12 @@ remember_outside_block(const char *text, size_t len, size_t start, size_t end)
  *		the whole file.
  */
 static List *
-parse_block(const char *path, const char *text, size_t start, size_t end)
+parse_block(const char *text, size_t start, size_t end)
 {
-	FILE	   *file = fmemopen((void *) (text + start), end - start, "r");
-	List	   *volatile lines = NIL;
+	List	   *lines = hba_file_parse_text(text + start, end - start);
 	int			offset = line_number_at(text, start) - 1;
 	ListCell   *lc;
 
-	if (file == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not open a memory stream: %m")));
-	PG_TRY();
-	{
-		lines = parse_lines(path, file, text + start, end - start);
-	}
-	PG_FINALLY();
-	{
-		fclose(file);
-	}
-	PG_END_TRY();
 	foreach(lc, lines)
 		((HbaFileLine *) lfirst(lc))->line_num += offset;
 	return lines;
@@ -552,7 +538,7 @@ check_candidate(const char *path, const char *text, size_t len)
 		FreeFile(file);
 	}
 	else
-		lines = parse_block(path, text, start, end);
+		lines = parse_block(text, start, end);
 
 	foreach(lc, lines)
 	{
