@@ -4,8 +4,8 @@
  *	  Rows of pgrepl_admin.backup_history, and their pruning.
  *
  * A backup worker writes its backup's row itself, in the database the
- * backup was started from: once the backup runs (state running), and again
- * when it ends (stopped with its labelfile and spcmapfile, aborted or
+ * backup was started from: before it starts the backup (state starting),
+ * once the backup runs (running, with its start LSN), and again when it ends (stopped with its labelfile and spcmapfile, aborted or
  * failed with the reason).  A row left unfinished because the worker could
  * not write it any more (a crash, a restart) is shown as failed by the
  * backups view and pruned like the others.
@@ -93,20 +93,6 @@ backup_history_save(const BackupSlot *slot, const char *labelfile, const char *s
 	text_arg(values, nulls, 9, slot->error[0] != '\0' ? slot->error : NULL);
 	text_arg(values, nulls, 10, labelfile);
 	text_arg(values, nulls, 11, spcmapfile);
-
-	/*
-	 * The first write, the backup's row, is committed durably before the
-	 * backup is reported running, so that even an immediate shutdown or a
-	 * crash right after backup_start() leaves the row that says so; durably
-	 * here, not on a synchronous standby, for pg_backup_start() never waits
-	 * for one either.  Later writes are bookkeeping: no need to wait for
-	 * their WAL flush (the backup's own WAL records are flushed by the
-	 * server).  No write waits long for a lock.
-	 */
-	if (SPI_execute(slot->history_id == 0 ? "SET LOCAL synchronous_commit = local" :
-					"SET LOCAL synchronous_commit = off", false, 0) != SPI_OK_UTILITY ||
-		SPI_execute("SET LOCAL lock_timeout = '10s'", false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not set synchronous_commit and lock_timeout");
 
 	/* $1 is the row's id, which only the update uses */
 	rc = SPI_execute_with_args(slot->history_id == 0 ? insert_sql : update_sql,

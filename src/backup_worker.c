@@ -11,9 +11,9 @@
  * workers for each backup.  The worker connects to the database backup_start
  * was called from and:
  *
- *	- runs pg_backup_start(label, fast) through SPI, writes the backup's row
- *	  into pgrepl_admin.backup_history and publishes the start LSN in its
- *	  shared-memory slot (state running);
+ *	- writes the backup's row into pgrepl_admin.backup_history (starting),
+ *	  runs pg_backup_start(label, fast), records the start LSN in the row
+ *	  and publishes it in its shared-memory slot (state running);
  *	- sleeps on its latch until a session asks it to stop or abort, or the
  *	  backup's expiry passes;
  *	- on a stop request runs pg_backup_stop(wait_for_archive), hands the
@@ -37,14 +37,15 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "catalog/pg_type_d.h"
-#include "executor/spi.h"
+#include "executor/executor.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
@@ -183,43 +184,42 @@ run_step(BackupStepFn fn, BackupStep *step, const char *activity)
 	return error;
 }
 
-/* Step: pg_backup_start(label, fast). */
+/*
+ * Step: pg_backup_start(label, fast), called through fmgr: a fresh worker
+ * has nothing to parse or plan it with in its caches.
+ */
 static void
 start_step(BackupStep *step)
 {
-	Oid			argtypes[2] = {TEXTOID, BOOLOID};
-	Datum		args[2] = {CStringGetTextDatum(step->slot.label), BoolGetDatum(step->slot.fast)};
-	bool		isnull;
+	step->lsn = DatumGetLSN(OidFunctionCall2(F_PG_BACKUP_START,
+											 CStringGetTextDatum(step->slot.label),
+											 BoolGetDatum(step->slot.fast)));
+}
 
-	if (SPI_execute_with_args("SELECT pg_catalog.pg_backup_start($1, $2)",
-							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "pg_backup_start returned no row");
-	step->lsn = DatumGetLSN(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+/* A text attribute of a composite result, as a string in TopMemoryContext. */
+static char *
+text_attribute(HeapTupleHeader tuple, int attno)
+{
+	bool		isnull;
+	Datum		d = GetAttributeByNum(tuple, attno, &isnull);
+
+	return MemoryContextStrdup(TopMemoryContext, isnull ? "" : TextDatumGetCString(d));
 }
 
 /* Step: pg_backup_stop(wait_for_archive), its three results kept. */
 static void
 stop_step(BackupStep *step)
 {
-	Oid			argtypes[1] = {BOOLOID};
-	Datum		args[1] = {BoolGetDatum(step->wait_for_archive)};
-	HeapTuple	tuple;
-	TupleDesc	desc;
+	HeapTupleHeader tuple;
 	bool		isnull;
-	Datum		d;
 
-	if (SPI_execute_with_args("SELECT lsn, labelfile, spcmapfile FROM pg_catalog.pg_backup_stop($1)",
-							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "pg_backup_stop returned no row");
-	tuple = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	step->lsn = DatumGetLSN(SPI_getbinval(tuple, desc, 1, &isnull));
-	d = SPI_getbinval(tuple, desc, 2, &isnull);
-	step->labelfile = MemoryContextStrdup(TopMemoryContext, isnull ? "" : TextDatumGetCString(d));
-	d = SPI_getbinval(tuple, desc, 3, &isnull);
-	step->spcmapfile = MemoryContextStrdup(TopMemoryContext, isnull ? "" : TextDatumGetCString(d));
+	tuple = DatumGetHeapTupleHeader(OidFunctionCall1(F_PG_BACKUP_STOP,
+													 BoolGetDatum(step->wait_for_archive)));
+	step->lsn = DatumGetLSN(GetAttributeByNum(tuple, 1, &isnull));
+	if (isnull)
+		elog(ERROR, "pg_backup_stop returned no stop LSN");
+	step->labelfile = text_attribute(tuple, 2);
+	step->spcmapfile = text_attribute(tuple, 3);
 }
 
 /* Step: write the backup's row as the slot copy says. */
@@ -441,6 +441,20 @@ pgrepl_backup_worker_main(Datum main_arg)
 	/* as the bootstrap superuser; the SQL functions' privileges stand guard */
 	BackgroundWorkerInitializeConnectionByOid(step.slot.database, InvalidOid, 0);
 	pgstat_report_appname(BACKUP_WORKER_TYPE);
+
+	/*
+	 * The worker's only writes are its backup's backup_history row, and none
+	 * waits for a WAL flush or a standby: the row is inserted (starting)
+	 * before pg_backup_start, whose checkpoint flushes the WAL up to its own
+	 * record, and so the row, before the backup is reported running; the
+	 * later updates are bookkeeping that a crash may lose (the backup ends
+	 * with the crash, and the view shows a row left unfinished as failed).
+	 * No write waits long for a lock, so that a worker asked to end never
+	 * hangs on one.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
+	record(&step);
 
 	error = run_step(start_step, &step, "pg_backup_start");
 	if (error != NULL)
