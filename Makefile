@@ -61,9 +61,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# the clone command's block comparison of relation files: plain C, no server
+# the clone command's block comparison of files: plain C and threads, no server
 scripts/pgrepl_sync_blocks: scripts/pgrepl_sync_blocks.c
-	$(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) $< -o $@
+	$(CC) $(CFLAGS) $(CPPFLAGS) -pthread $(LDFLAGS) $< -o $@
 
 # libFuzzer harness for the pg_hba.conf text functions, built with clang and
 # run without the server: make fuzz [FUZZ_SECONDS=60]

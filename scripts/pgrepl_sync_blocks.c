@@ -3,24 +3,33 @@
  * pgrepl_sync_blocks.c
  *	  Bring files of a stale copy of a data directory up to date with their
  *	  source by comparing contents, rewriting only the differing blocks in
- *	  place.  pgrepl_clone_standby uses it on a local source for the
- *	  relation files (base/, global/), where rsync's checksum pass and its
- *	  delta transfer would each read both sides again.
+ *	  place.  pgrepl_clone_standby uses it on a local source for the files
+ *	  present on both sides, where rsync's checksum pass and its delta
+ *	  transfer would each read both sides again.
  *
- *	  Usage: pgrepl_sync_blocks SOURCE_DIR TARGET_DIR < paths
+ *	  Usage: pgrepl_sync_blocks [-j JOBS] SOURCE_DIR TARGET_DIR < paths
  *
  *	  paths are NUL-separated, relative to both directories.  For each one
- *	  that exists in both as a regular file, the target is compared with
+ *	  that exists in both as a regular file (not a symbolic link), the target is compared with
  *	  the source in 64 kB blocks read side by side; a block that differs is
  *	  written over, the source's tail past the target's end is appended,
  *	  a longer target is truncated, and the target takes the source's mode
  *	  and modification time, so that rsync's size-and-time check afterwards
- *	  passes it by.  Other paths are left for rsync.  The copy is taken in
- *	  backup mode: a block the primary changes while it is read is put
- *	  right by WAL replay, as with any base backup.  Prints one summary line.
- *	  Exit status 0, or 1 after an error (named on stderr).
+ *	  passes it by.  Other paths are left for rsync.
  *
- *	  Plain C and POSIX: it runs without the server.
+ *	  The work is cut into chunks of at most 8 MB of a file, which JOBS
+ *	  threads (default: one per CPU, at most 16) take in turn, so that the
+ *	  cores share even one large relation segment; the thread that ends a
+ *	  file's last chunk sets its length, mode and time.  A file's last chunk
+ *	  reads on to the source's end as it is then, so that a file that grew
+ *	  since it was listed is copied whole.
+ *
+ *	  The copy is taken in backup mode: a block the primary changes while it
+ *	  is read is put right by WAL replay, as with any base backup.  Prints
+ *	  one summary line.  Exit status 0, or 1 after an error (named on
+ *	  stderr).
+ *
+ *	  Plain C, POSIX and pthreads: it runs without the server.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,6 +38,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +46,29 @@
 #include <unistd.h>
 
 #define BLOCK_SIZE (64 * 1024)
+#define CHUNK_SIZE (8 * 1024 * 1024)
+#define MAX_JOBS 16
 
 static const char *progname = "pgrepl_sync_blocks";
+
+/* one file present on both sides, and how its chunks went */
+typedef struct SyncFile
+{
+	char	   *source;
+	char	   *target;
+	int			chunks_left;	/* chunks not done yet */
+	off_t		end;			/* how far the source was read: its length */
+	int			changed;		/* some bytes of the target were written */
+	int			vanished;		/* one side disappeared: left for rsync */
+} SyncFile;
+
+/* a piece of a file; length -1 reads on to the source's end */
+typedef struct SyncChunk
+{
+	SyncFile   *file;
+	off_t		offset;
+	off_t		length;
+} SyncChunk;
 
 typedef struct SyncTotals
 {
@@ -47,10 +78,24 @@ typedef struct SyncTotals
 	long long	written;		/* bytes written to the target */
 } SyncTotals;
 
+/* the work, shared by the threads */
+static SyncChunk *chunks;
+static size_t nchunks;
+static size_t next_chunk;		/* the next chunk to take, under lock */
+static SyncTotals totals;		/* under lock */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void
 fail(const char *what, const char *path)
 {
 	fprintf(stderr, "%s: %s \"%s\": %s\n", progname, what, path, strerror(errno));
+	exit(1);
+}
+
+static void
+out_of_memory(void)
+{
+	fprintf(stderr, "%s: out of memory\n", progname);
 	exit(1);
 }
 
@@ -92,81 +137,217 @@ write_at(int fd, const char *buf, size_t len, off_t offset, const char *path)
 	}
 }
 
+/* open path, or -1 when it does not exist (any more) */
+static int
+open_if_exists(const char *path, int flags)
+{
+	int			fd = open(path, flags);
+
+	if (fd < 0 && errno != ENOENT)
+		fail("could not open", path);
+	return fd;
+}
+
 /*
- * sync_file
- *		Make target's contents, mode and mtime those of source.  A source
- *		that vanished (a dropped relation) is left for rsync's --delete.
+ * finish_file
+ *		After the file's last chunk: cut the target to the length the source
+ *		was read to, and give it the source's mode and modification time.
  */
 static void
-sync_file(const char *source, const char *target, char *sbuf, char *tbuf, SyncTotals *totals)
+finish_file(SyncFile *file)
 {
-	int			sfd;
-	int			tfd;
 	struct stat sst;
+	struct stat tst;
 	struct timespec times[2];
-	off_t		offset = 0;
-	int			changed = 0;
+	int			tfd;
 
-	sfd = open(source, O_RDONLY);
-	if (sfd < 0 && errno == ENOENT)
+	if (file->vanished)
 		return;
-	if (sfd < 0)
-		fail("could not open", source);
-	tfd = open(target, O_RDWR);
-	if (tfd < 0 && errno == ENOENT)
+	if (stat(file->source, &sst) != 0)
 	{
-		close(sfd);
-		return;
+		if (errno == ENOENT)
+			return;
+		fail("could not stat", file->source);
 	}
+	tfd = open_if_exists(file->target, O_RDWR | O_NOFOLLOW);
 	if (tfd < 0)
-		fail("could not open", target);
-
-	for (;;)
+		return;
+	if (fstat(tfd, &tst) != 0)
+		fail("could not stat", file->target);
+	if (tst.st_size > file->end)
 	{
-		ssize_t		slen = read_at(sfd, sbuf, BLOCK_SIZE, offset, source);
-		ssize_t		tlen;
-
-		if (slen == 0)
-			break;
-		tlen = read_at(tfd, tbuf, slen, offset, target);
-		if (tlen != slen || memcmp(sbuf, tbuf, slen) != 0)
-		{
-			write_at(tfd, sbuf, slen, offset, target);
-			totals->written += slen;
-			changed = 1;
-		}
-		totals->compared += slen;
-		offset += slen;
-		if (slen < BLOCK_SIZE)
-			break;
-	}
-
-	/* the source as read to its end: that is the target's length */
-	if (fstat(sfd, &sst) != 0)
-		fail("could not stat", source);
-	{
-		struct stat tst;
-
-		if (fstat(tfd, &tst) != 0)
-			fail("could not stat", target);
-		if (tst.st_size > offset)
-		{
-			if (ftruncate(tfd, offset) != 0)
-				fail("could not truncate", target);
-			changed = 1;
-		}
+		if (ftruncate(tfd, file->end) != 0)
+			fail("could not truncate", file->target);
+		file->changed = 1;
 	}
 	if (fchmod(tfd, sst.st_mode & 07777) != 0)
-		fail("could not set the mode of", target);
+		fail("could not set the mode of", file->target);
 	times[0] = sst.st_atim;
 	times[1] = sst.st_mtim;
 	if (futimens(tfd, times) != 0)
-		fail("could not set the time of", target);
+		fail("could not set the time of", file->target);
 	if (close(tfd) != 0)
-		fail("could not close", target);
-	close(sfd);
-	totals->files++;
-	totals->changed += changed;
+		fail("could not close", file->target);
+
+	pthread_mutex_lock(&lock);
+	totals.files++;
+	totals.changed += file->changed;
+	pthread_mutex_unlock(&lock);
+}
+
+/*
+ * sync_chunk
+ *		Make the chunk's bytes of the target those of the source; then, if
+ *		it was its file's last chunk to end, finish the file.
+ */
+static void
+sync_chunk(const SyncChunk *chunk, char *sbuf, char *tbuf)
+{
+	SyncFile   *file = chunk->file;
+	off_t		offset = chunk->offset;
+	off_t		stop = chunk->length < 0 ? -1 : chunk->offset + chunk->length;
+	long long	compared = 0;
+	long long	written = 0;
+	int			vanished = 0;
+	int			last;
+	int			sfd;
+	int			tfd = -1;
+
+	sfd = open_if_exists(file->source, O_RDONLY | O_NOFOLLOW);
+	if (sfd >= 0)
+		tfd = open_if_exists(file->target, O_RDWR | O_NOFOLLOW);
+	if (sfd < 0 || tfd < 0)
+		vanished = 1;
+
+	while (!vanished && (stop < 0 || offset < stop))
+	{
+		size_t		want = BLOCK_SIZE;
+		ssize_t		slen;
+		ssize_t		tlen;
+
+		if (stop >= 0 && stop - offset < (off_t) want)
+			want = stop - offset;
+		slen = read_at(sfd, sbuf, want, offset, file->source);
+		if (slen == 0)
+			break;
+		tlen = read_at(tfd, tbuf, slen, offset, file->target);
+		if (tlen != slen || memcmp(sbuf, tbuf, slen) != 0)
+		{
+			write_at(tfd, sbuf, slen, offset, file->target);
+			written += slen;
+		}
+		compared += slen;
+		offset += slen;
+		if ((size_t) slen < want)
+			break;
+	}
+	if (tfd >= 0 && close(tfd) != 0)
+		fail("could not close", file->target);
+	if (sfd >= 0)
+		close(sfd);
+
+	pthread_mutex_lock(&lock);
+	/* a chunk that found nothing to read says nothing of the length */
+	if (compared > 0 && offset > file->end)
+		file->end = offset;
+	file->changed |= (written > 0);
+	file->vanished |= vanished;
+	last = (--file->chunks_left == 0);
+	totals.compared += compared;
+	totals.written += written;
+	pthread_mutex_unlock(&lock);
+
+	if (last)
+		finish_file(file);
+}
+
+/* a thread: take chunks until there are none left */
+static void *
+sync_thread(void *arg)
+{
+	char	   *sbuf = malloc(BLOCK_SIZE);
+	char	   *tbuf = malloc(BLOCK_SIZE);
+
+	(void) arg;
+	if (sbuf == NULL || tbuf == NULL)
+		out_of_memory();
+	for (;;)
+	{
+		size_t		i;
+
+		pthread_mutex_lock(&lock);
+		i = next_chunk++;
+		pthread_mutex_unlock(&lock);
+		if (i >= nchunks)
+			break;
+		sync_chunk(&chunks[i], sbuf, tbuf);
+	}
+	free(sbuf);
+	free(tbuf);
+	return NULL;
+}
+
+/* whether path is a regular file (not a link to one); false when missing */
+static int
+regular_file(const char *path, struct stat *st)
+{
+	if (lstat(path, st) == 0)
+		return S_ISREG(st->st_mode);
+	if (errno != ENOENT)
+		fail("could not stat", path);
+	return 0;
+}
+
+/*
+ * add_file
+ *		List path's chunks if it is a regular file on both sides; other
+ *		paths are rsync's.
+ */
+static void
+add_file(const char *source_dir, const char *target_dir, const char *path)
+{
+	SyncFile   *file;
+	struct stat sst;
+	struct stat tst;
+	off_t		n;
+	static size_t capacity = 0;
+
+	file = calloc(1, sizeof(SyncFile));
+	if (file == NULL ||
+		asprintf(&file->source, "%s/%s", source_dir, path) < 0 ||
+		asprintf(&file->target, "%s/%s", target_dir, path) < 0)
+		out_of_memory();
+	if (!regular_file(file->source, &sst) || !regular_file(file->target, &tst))
+	{
+		free(file->source);
+		free(file->target);
+		free(file);
+		return;
+	}
+
+	n = sst.st_size > 0 ? (sst.st_size + CHUNK_SIZE - 1) / CHUNK_SIZE : 1;
+	file->chunks_left = (int) n;
+	for (off_t i = 0; i < n; i++)
+	{
+		if (nchunks == capacity)
+		{
+			capacity = capacity ? 2 * capacity : 1024;
+			chunks = realloc(chunks, capacity * sizeof(SyncChunk));
+			if (chunks == NULL)
+				out_of_memory();
+		}
+		chunks[nchunks].file = file;
+		chunks[nchunks].offset = i * CHUNK_SIZE;
+		chunks[nchunks].length = (i == n - 1) ? -1 : CHUNK_SIZE;
+		nchunks++;
+	}
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "Usage: %s [-j JOBS] SOURCE_DIR TARGET_DIR < NUL-separated relative paths\n", progname);
+	exit(2);
 }
 
 int
@@ -175,28 +356,32 @@ main(int argc, char **argv)
 	char	   *line = NULL;
 	size_t		cap = 0;
 	ssize_t		len;
-	char	   *sbuf;
-	char	   *tbuf;
-	SyncTotals	totals = {0};
+	long		jobs = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_t	threads[MAX_JOBS];
+	int			opt;
 
-	if (argc != 3)
+	while ((opt = getopt(argc, argv, "j:")) != -1)
 	{
-		fprintf(stderr, "Usage: %s SOURCE_DIR TARGET_DIR < NUL-separated relative paths\n", progname);
-		return 2;
+		char	   *end;
+
+		if (opt != 'j')
+			usage();
+		jobs = strtol(optarg, &end, 10);
+		if (*end != '\0' || jobs < 1 || jobs > MAX_JOBS)
+		{
+			fprintf(stderr, "%s: -j wants a number of threads from 1 to %d\n", progname, MAX_JOBS);
+			return 2;
+		}
 	}
-	sbuf = malloc(BLOCK_SIZE);
-	tbuf = malloc(BLOCK_SIZE);
-	if (sbuf == NULL || tbuf == NULL)
-	{
-		fprintf(stderr, "%s: out of memory\n", progname);
-		return 1;
-	}
+	if (argc - optind != 2)
+		usage();
+	if (jobs < 1)
+		jobs = 1;
+	if (jobs > MAX_JOBS)
+		jobs = MAX_JOBS;
 
 	while ((len = getdelim(&line, &cap, '\0', stdin)) > 0)
 	{
-		char	   *source;
-		char	   *target;
-
 		if (line[len - 1] == '\0')
 			len--;
 		line[len] = '\0';
@@ -205,21 +390,20 @@ main(int argc, char **argv)
 			fprintf(stderr, "%s: not a relative path inside the directory: \"%s\"\n", progname, line);
 			return 1;
 		}
-		if (asprintf(&source, "%s/%s", argv[1], line) < 0 ||
-			asprintf(&target, "%s/%s", argv[2], line) < 0)
-		{
-			fprintf(stderr, "%s: out of memory\n", progname);
-			return 1;
-		}
-		sync_file(source, target, sbuf, tbuf, &totals);
-		free(source);
-		free(target);
+		add_file(argv[optind], argv[optind + 1], line);
 	}
+	free(line);
+
+	for (long i = 0; i < jobs; i++)
+	{
+		errno = pthread_create(&threads[i], NULL, sync_thread, NULL);
+		if (errno != 0)
+			fail("could not start a thread for", argv[optind + 1]);
+	}
+	for (long i = 0; i < jobs; i++)
+		pthread_join(threads[i], NULL);
 
 	printf("%lld files compared, %lld changed; %lld MB read, %lld MB rewritten\n",
 		   totals.files, totals.changed, totals.compared >> 20, totals.written >> 20);
-	free(line);
-	free(sbuf);
-	free(tbuf);
 	return 0;
 }

@@ -2,11 +2,13 @@
 # standby with pgrepl_admin.add_standby() (its role, a pg_hba.conf rule that
 # is the only way in for replication, its slot): a fresh clone while rows are
 # written streams over verify-full TLS and has the primary's data; a re-run
-# over the stopped, stale copy, in which two files differ from the primary's
-# with the same size and mtime (a relation file and pg_ident.conf), reuses
-# the provisioned standby, fixes both
-# and streams again; a running target is refused; a failing copy aborts the
-# backup on the primary.
+# over the stopped, stale copy, in which three files differ from the
+# primary's with the same size and mtime (a small relation file, a block in
+# the third 8 MB chunk of a larger one, and pg_ident.conf), reuses the
+# provisioned standby, fixes all three and streams again; a running target is
+# refused; a failing copy aborts the backup on the primary.  First,
+# pgrepl_sync_blocks on its own, with files that the threads share in
+# chunks, targets shorter, longer and empty, and a symbolic link.
 
 use strict;
 use warnings;
@@ -34,8 +36,68 @@ $primary->safe_psql('postgres', q{
 	INSERT INTO accounts (batch, val) SELECT 'before', md5(g::text) FROM generate_series(1, 20000) g;
 	CREATE TABLE frozen AS SELECT g AS id, md5(g::text) AS val FROM generate_series(1, 5000) g;
 	VACUUM FREEZE frozen;
+	CREATE TABLE large AS SELECT g AS id, repeat(md5(g::text), 4) AS val FROM generate_series(1, 150000) g;
+	VACUUM FREEZE large;
 	CHECKPOINT;
 });
+
+# --- pgrepl_sync_blocks on its own
+{
+	my $sync_blocks = `pg_config --bindir`;
+	chomp $sync_blocks;
+	$sync_blocks .= '/pgrepl_sync_blocks';
+	my ($src, $dst) = ("$tmp/sync_src", "$tmp/sync_dst");
+	mkdir $_ or die $! for ($src, $dst, "$src/d", "$dst/d");
+	my $put = sub {
+		my ($path, $bytes) = @_;
+		open(my $out, '>', $path) or die $!;
+		binmode $out;
+		print $out $bytes;
+		close($out);
+	};
+	# bytes that differ from block to block, so that a misplaced block shows
+	my $pattern = sub { join('', map { pack('N', $_) x 16 } 0 .. $_[0] / 64 - 1) };
+	my $big = $pattern->(20 * 1024 * 1024);
+	$put->("$src/big", $big);
+	my $stale = $big;
+	substr($stale, 17 * 1024 * 1024 + 5, 3) = 'XYZ';
+	$put->("$dst/big", $stale);
+	$put->("$src/shorter", $pattern->(9 * 1024 * 1024));
+	$put->("$dst/shorter", substr($pattern->(9 * 1024 * 1024), 0, 3 * 1024 * 1024));
+	$put->("$src/longer", 'short');
+	$put->("$dst/longer", $pattern->(9 * 1024 * 1024));
+	$put->("$src/empty", '');
+	$put->("$dst/empty", 'not empty');
+	$put->("$src/d/same", 'same');
+	$put->("$dst/d/same", 'same');
+	$put->("$src/only_in_source", 'new');
+	$put->("$src/linked", 'source');
+	$put->("$tmp/outside", 'outside');
+	symlink("$tmp/outside", "$dst/linked") or die $!;
+	my $mtime = time - 3600;
+	utime($mtime, $mtime, "$src/$_") or die $! for qw(big shorter longer empty d/same);
+	utime($mtime, $mtime, "$dst/big") or die $!;
+
+	my ($out, $err) = ('', '');
+	my $paths = join("\0", qw(big shorter longer empty d/same only_in_source linked missing)) . "\0";
+	ok(IPC::Run::run([ $sync_blocks, '-j', '2', $src, $dst ], '<', \$paths, '>', \$out, '2>', \$err),
+		'pgrepl_sync_blocks: succeeds');
+	is($out, "5 files compared, 4 changed; 29 MB read, 6 MB rewritten\n",
+		'pgrepl_sync_blocks: compares the files on both sides, rewrites what differs');
+	for my $f (qw(big shorter longer empty d/same))
+	{
+		is(slurp_file("$dst/$f"), slurp_file("$src/$f"), "pgrepl_sync_blocks: $f has the source's contents");
+		is((stat "$dst/$f")[9], $mtime, "pgrepl_sync_blocks: $f has the source's mtime");
+	}
+	ok(!-e "$dst/only_in_source", 'pgrepl_sync_blocks: a file only in the source is left for rsync');
+	ok(-l "$dst/linked" && slurp_file("$tmp/outside") eq 'outside',
+		'pgrepl_sync_blocks: a symbolic link in the target is not written through');
+
+	$paths = "../escape\0";
+	ok(!IPC::Run::run([ $sync_blocks, $src, $dst ], '<', \$paths, '>', \$out, '2>', \$err),
+		'pgrepl_sync_blocks: a path out of the directories fails');
+	like($err, qr/not a relative path inside the directory: "\.\.\/escape"/, 'pgrepl_sync_blocks: and says why');
+}
 
 # the standby's node: the script makes and starts it, the framework stops it
 my $clone = PostgreSQL::Test::Cluster->new('clone');
@@ -161,6 +223,17 @@ seek($fh, 8192 + 4096, 0);
 print $fh 'X' x 64;
 close($fh);
 utime((stat $source_file)[8, 9], $stale_file) or die $!;
+# a block in the third 8 MB chunk of a larger relation file, likewise
+my $large_relpath = $primary->safe_psql('postgres', "SELECT pg_relation_filepath('large')");
+my $large_source = $primary->data_dir . "/$large_relpath";
+my $large_stale = "$target/$large_relpath";
+cmp_ok(-s $large_source, '>', 17 * 1024 * 1024, 'large is more than two 8 MB chunks long');
+open($fh, '+<', $large_stale) or die $!;
+binmode $fh;
+seek($fh, 16 * 1024 * 1024 + 8192 + 4096, 0);
+print $fh 'X' x 64;
+close($fh);
+utime((stat $large_source)[8, 9], $large_stale) or die $!;
 my ($rc, $dry);
 IPC::Run::run([ 'rsync', '-a', '--dry-run', '--itemize-changes', $source_file, $stale_file ], '>', \$dry);
 is($dry, '', 'rsync without --checksum would keep the stale file (same size and mtime)');
@@ -179,13 +252,14 @@ stop_writer($h, "$tmp/stop2");
 ok($ok, 're-run over the stale copy: pgrepl_clone_standby succeeds');
 like($out, qr/standby "clone" was provisioned before; keeping the password of the existing copy/,
 	'it reused the provisioned standby and its password');
-like($out, qr/update of an existing copy: relation files compared block by block, the rest by content/,
+like($out, qr/update of an existing copy: files compared block by block/,
 	'it compared contents');
-like($out, qr/relation files: [1-9]\d* files compared, [1-9]\d* changed/,
-	'the block comparison rewrote the relation files that differ');
+like($out, qr/[1-9]\d* files compared, [1-9]\d* changed/,
+	'the block comparison rewrote the files that differ');
 $clone->_update_pid(1);
 check_standby('re-run');
 is(slurp_file($stale_file), slurp_file($source_file), 'the stale relation file was put right');
+ok(slurp_file($large_stale) eq slurp_file($large_source), 'the stale block of the larger relation file was put right');
 is(slurp_file($stale_conf), slurp_file($primary->data_dir . '/pg_ident.conf'),
 	'the stale file outside the relation directories was put right');
 
