@@ -49,33 +49,48 @@ stop_standby() {
     pg_ctl -D "$dir/standby" -m fast stop >/dev/null 2>&1 || true
 }
 
-# pairs START STOP [BEFORE]: milliseconds taken by $rounds rounds of BEFORE,
-# START then STOP in one session, after a checkpoint (so that each pays for
-# the pages its own rounds dirty, and no more); %d in them is the round's
-# number.  Only START and STOP are timed.
-pairs() {
-    sql -c 'CHECKPOINT' >/dev/null
-    for i in $(seq 1 "$rounds"); do
-        [ -n "${3:-}" ] && echo "\\timing off" && echo "$3" && echo "\\timing on"
-        printf "$1\n" "$i"
-        printf "$2\n" "$i"
-    done | sql -c '\timing on' -f - | awk '/^Time: / { t += $2 } END { printf "%.3f\n", t }'
+# one_pair WHO N [BEFORE]: psql lines for BEFORE (untimed), then one timed
+# backup start and stop, pgrepl_admin's (WHO o) or the server's own (WHO c),
+# preceded by a marker line for the timings
+one_pair() {
+    [ -n "${3:-}" ] && printf '\\timing off\n%s\n\\timing on\n' "$3"
+    echo "\\echo $1"
+    if [ "$1" = o ]; then
+        echo "SELECT pgrepl_admin.backup_start('bench_$2', true);"
+        echo "SELECT lsn FROM pgrepl_admin.backup_stop('bench_$2', false);"
+    else
+        echo "SELECT pg_backup_start('core_$2', true);"
+        echo "SELECT lsn FROM pg_backup_stop(false);"
+    fi
 }
 
-# backup_mode [BEFORE]: "OURS CORE" in seconds: $rounds backup_start +
-# backup_stop, and $rounds pg_backup_start + pg_backup_stop, each measured
-# twice in turn
+# backup_mode [BEFORE]: "OURS CORE", the seconds taken by 2 x $rounds
+# backup_start + backup_stop and by as many pg_backup_start + pg_backup_stop,
+# all in one session, after a checkpoint.  On an idle server (no BEFORE) in
+# blocks of $rounds, ABBA, for a backup after the other kind would find a
+# different server (the history row that pgrepl_admin writes after a backup
+# is WAL that the next start must switch segments for).  With BEFORE, a
+# write before each backup, round by round, ABBA, so that slow and fast
+# moments of the machine fall on both alike.  Dirty pages of earlier work
+# are written out first (sync), here and before each clone.
 backup_mode() {
-    local ours=0 core=0
-    for _ in 1 2; do
-        ours=$(awk -v a="$ours" -v b="$(pairs "SELECT pgrepl_admin.backup_start('bench_%d', true);" \
-                                              "SELECT lsn FROM pgrepl_admin.backup_stop('bench_%d', false);" "${1:-}")" \
-                   'BEGIN { print a + b }')
-        core=$(awk -v a="$core" -v b="$(pairs "SELECT pg_backup_start('core_%d', true);" \
-                                              "SELECT lsn FROM pg_backup_stop(false);" "${1:-}")" \
-                   'BEGIN { print a + b }')
-    done
-    awk -v a="$ours" -v b="$core" 'BEGIN { printf "%.3f %.3f\n", a / 1000, b / 1000 }'
+    sync
+    {
+        echo 'CHECKPOINT;'
+        echo '\timing on'
+        if [ -z "${1:-}" ]; then
+            for who in o c c o; do
+                for i in $(seq 1 "$rounds"); do one_pair "$who" "$who$i"; done
+            done
+        else
+            for i in $(seq 1 "$rounds"); do
+                for who in o c c o; do one_pair "$who" "$who$i$RANDOM" "$1"; done
+            done
+        fi
+    } | sql -f - |
+        awk '/^[oc]$/ { who = $1; next }
+             /^Time: / { t[who] += $2 }
+             END { printf "%.3f %.3f\n", t["o"] / 1000, t["c"] / 1000 }'
 }
 
 # a primary that writes: one small transaction before each backup
@@ -84,6 +99,7 @@ traffic="INSERT INTO bench_traffic VALUES (1);"
 # basebackup: seconds until a standby made with pg_basebackup streams
 basebackup() {
     local t
+    sync
     t=$(now)
     pg_basebackup -h "$dir" -p "$port" -D "$dir/standby" -X stream -c fast -R >/dev/null
     printf "port = %s\nunix_socket_directories = '%s'\n" "$sport" "$dir" >>"$dir/standby/postgresql.auto.conf"
@@ -95,6 +111,7 @@ basebackup() {
 # clone_until_streaming ARGS...: seconds until pgrepl_clone_standby's standby streams
 clone_until_streaming() {
     local t
+    sync
     t=$(now)
     "$clone" --primary "host=$dir port=$port dbname=postgres" --source "$dir/primary" --target "$dir/standby" \
         --name clone \
