@@ -123,7 +123,8 @@ write_new_file(const char *path, const char *data, size_t len, mode_t mode, bool
 /*
  * durable_file_write
  *		Replace path with len bytes of data, atomically and durably.  The
- *		file has the given mode from its creation on.
+ *		file has the given mode from its creation on; when it cannot be put
+ *		in place, the temporary file is removed.
  */
 void
 durable_file_write(const char *path, const char *data, size_t len, mode_t mode)
@@ -132,7 +133,17 @@ durable_file_write(const char *path, const char *data, size_t len, mode_t mode)
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	write_new_file(tmp, data, len, mode, true);
-	(void) durable_rename(tmp, path, ERROR);
+	PG_TRY();
+	{
+		(void) durable_rename(tmp, path, ERROR);
+	}
+	PG_CATCH();
+	{
+		/* not left behind: it may hold a private key */
+		(void) unlink(tmp);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }
 
 /*

@@ -272,6 +272,26 @@ is(sql("SELECT count(*) FROM pgrepl_admin.standbys WHERE name IN ('refused_stand
 	'00', 'the failed calls left no standby and no role');
 is(sql("SELECT key_matches FROM pgrepl_admin.certificates WHERE kind = 'ca'"), 't', 'the CA key is whole again');
 
+# --- a rotation whose install fails leaves no temporary copy of a key: the
+# old pair's archive cannot be put in place (a directory has its name)
+my $old_serial = sql("SELECT serial FROM pgrepl_admin.certificates WHERE kind = 'server'");
+my $blocker = "$store/server-previous-$old_serial.pem";
+# (the failed rotation above archived the pair already)
+unlink($blocker);
+mkdir($blocker) or die $!;
+my ($rotate_rc, $rotate_out, $rotate_err) = $primary->psql('postgres',
+	"SELECT pgrepl_admin.rotate_server_cert(ARRAY['localhost', '127.0.0.1'], '1 day')");
+rmdir($blocker) or die $!;
+isnt($rotate_rc, 0, 'a rotation that cannot archive the old pair fails');
+like($rotate_err, qr/could not open file ".*server-previous-\Q$old_serial\E\.pem": Is a directory/,
+	'with the error of putting it in place');
+opendir(my $store_dh, $store) or die $!;
+is(join(',', grep { /\.tmp$/ } readdir $store_dh), '',
+	'and leaves no temporary file behind (it held the old private key)');
+closedir($store_dh);
+is(sql("SELECT serial FROM pgrepl_admin.certificates WHERE kind = 'server'"), $old_serial,
+	'the server keeps its pair');
+
 # --- removals, the health check, every view and set-returning function
 sql("SELECT pgrepl_admin.hba_remove($gen_rule)");
 sql("SELECT pgrepl_admin.drop_replication_role('gen_role')");
