@@ -53,6 +53,7 @@
 
 #include "prepare_primary.h"
 #include "server_config.h"
+#include "sql_args.h"
 #include "sql_version.h"
 
 #define PREPARE_PRIMARY_COLS 6
@@ -725,14 +726,8 @@ prepare_primary(PG_FUNCTION_ARGS)
 	int			n;
 
 	pgrepl_require_sql_version();
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_standbys must not be null")));
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("apply must not be null")));
+	pgrepl_require_arg(fcinfo, 0, "max_standbys");
+	pgrepl_require_arg(fcinfo, 2, "apply");
 	max_standbys = PG_GETARG_INT32(0);
 	apply = PG_GETARG_BOOL(2);
 	if (!PG_ARGISNULL(1))

@@ -203,6 +203,14 @@ ok(-f "$target/standby.signal", 'standby.signal was written');
 like(slurp_file($clone->logfile), qr/starting backup recovery with redo LSN/,
 	'the clone recovered from the backup_label the command wrote');
 check_standby('fresh clone');
+my $pgpass = "$target/pgrepl_standby/pgpass";
+is((stat $pgpass)[2] & 07777, 0600, 'the password is in pgrepl_standby/pgpass, mode 0600');
+my ($password) = slurp_file($pgpass) =~ /^\*:\*:\*:\*:(.+)$/m;
+cmp_ok(length($password // ''), '>=', 16, 'pgpass holds the generated password for any host and user');
+my $shown = $clone->safe_psql('postgres', 'SHOW primary_conninfo');
+like($shown, qr/passfile=\S+pgrepl_standby\/pgpass/, 'primary_conninfo names the passfile');
+unlike($shown . slurp_file("$target/postgresql.auto.conf"), qr/\Q$password\E|password=/,
+	'the password is neither in primary_conninfo (pg_settings) nor in postgresql.auto.conf');
 
 # --- a running target is refused
 ($ok, $out, $err) = clone_standby();
