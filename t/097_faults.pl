@@ -78,9 +78,12 @@ sub query { return $primary->safe_psql('postgres', $_[0]); }
 my $standby_max = 4;    # slots: max_replication_slots is 10
 my $rule_max = 8;
 
+# a rotation, with an EC key unless told otherwise
 sub rotate_sql
 {
-	return "SELECT pgrepl_admin.rotate_server_cert(ARRAY['localhost', '127.0.0.1'], '1 day')";
+	my ($key_type) = @_;
+	$key_type //= 'ec-p256';
+	return "SELECT pgrepl_admin.rotate_server_cert(ARRAY['localhost', '127.0.0.1'], '1 day', '$key_type')";
 }
 
 sub retiring_serials
@@ -113,7 +116,8 @@ sub start_backup
 # Each path: given the injection's number, do what it needs first (without
 # a fault) and return the statement to kill.
 my %paths = (
-	rotate_server_cert => sub { return rotate_sql(); },
+	# both key types, in turn: an RSA key takes far longer to make
+	rotate_server_cert => sub { return rotate_sql($_[0] % 2 ? 'rsa-2048' : 'ec-p256'); },
 	ca_replace => sub {
 		if (retiring_serials() >= 2)
 		{
