@@ -3,12 +3,14 @@
 # unprovisioned role or address is refused; a rolled-back transaction leaves
 # pg_hba.conf byte for byte; the worker repairs drift and renders the rules
 # on a standby, so that a promoted standby admits the others; pg_hba.conf
-# outside the data directory (Debian layout).
+# outside the data directory (Debian layout); a slot taken by another reader
+# between remove_standby and the commit is kept with a WARNING.
 
 use strict;
 use warnings;
 
 use Digest::SHA qw(sha256_hex);
+use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -168,6 +170,38 @@ is($primary->safe_psql('postgres',
 	$primary->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'far_standby'"),
 	'0|0', 'with its role and its slot');
 is(file_rule_ids($hba), table_rule_ids($primary), 'and its rule leaves pg_hba.conf');
+
+# --- a slot that becomes active between remove_standby and the commit is
+# kept, with a WARNING, and shown as orphaned once inactive; the removal
+# still commits
+$primary->safe_psql('postgres', "SELECT pgrepl_admin.add_standby('late_reader', '10.0.0.7/32')");
+my $remover = $primary->background_psql('postgres');
+$remover->query_safe("BEGIN; SELECT pgrepl_admin.remove_standby('late_reader')");
+my $receiver = IPC::Run::start(
+	[ 'pg_receivewal', '--no-loop', '--no-sync', '--slot' => 'late_reader',
+		'--directory' => do { mkdir "$tmp/wal"; "$tmp/wal" },
+		'--dbname' => $primary->connstr('postgres') ],
+	'>', \my $receiver_out, '2>', \my $receiver_err);
+$primary->poll_query_until('postgres',
+	"SELECT active FROM pg_replication_slots WHERE slot_name = 'late_reader'")
+  or die 'pg_receivewal did not take the slot';
+$remover->{stderr} = '';
+$remover->query('COMMIT');
+like($remover->{stderr}, qr/WARNING:  replication slot "late_reader" of a removed standby was kept/,
+	'a slot taken between remove_standby and the commit: the commit warns that it was kept');
+$remover->quit;
+is($primary->safe_psql('postgres',
+		"SELECT count(*) FROM pgrepl_admin.standbys WHERE name = 'late_reader'") . '|' .
+	$primary->safe_psql('postgres', "SELECT count(*) FROM pg_roles WHERE rolname = 'late_reader'"),
+	'0|0', 'the standby and its role are gone all the same');
+$receiver->kill_kill;
+$primary->poll_query_until('postgres',
+	"SELECT NOT active FROM pg_replication_slots WHERE slot_name = 'late_reader'")
+  or die 'the slot stayed active';
+is($primary->safe_psql('postgres',
+		"SELECT status FROM pgrepl_admin.replication_lag WHERE slot_name = 'late_reader'"),
+	'orphaned-slot', 'once its reader is gone, the slot it kept is shown as orphaned');
+$primary->safe_psql('postgres', "SELECT pg_drop_replication_slot('late_reader')");
 
 # --- a role for the rules below (t/098_concurrency.pl has 32 sessions
 # adding and removing standbys and rules at once)
