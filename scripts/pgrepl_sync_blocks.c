@@ -85,18 +85,34 @@ static size_t next_chunk;		/* the next chunk to take, under lock */
 static SyncTotals totals;		/* under lock */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
+static pthread_mutex_t failing = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Report an error and end the process.  Any thread may fail: the first one
+ * reports, and the process ends without running exit handlers under the
+ * other threads' feet.
+ */
+static void
+fail_with(const char *message)
+{
+	pthread_mutex_lock(&failing);
+	fprintf(stderr, "%s: %s\n", progname, message);
+	_exit(1);
+}
+
 static void
 fail(const char *what, const char *path)
 {
-	fprintf(stderr, "%s: %s \"%s\": %s\n", progname, what, path, strerror(errno));
-	exit(1);
+	char		message[4096];
+
+	snprintf(message, sizeof(message), "%s \"%s\": %s", what, path, strerror(errno));
+	fail_with(message);
 }
 
 static void
 out_of_memory(void)
 {
-	fprintf(stderr, "%s: out of memory\n", progname);
-	exit(1);
+	fail_with("out of memory");
 }
 
 /* read up to len bytes at offset, retrying short reads; returns bytes read */
@@ -149,6 +165,27 @@ open_if_exists(const char *path, int flags)
 }
 
 /*
+ * open_target
+ *		Open the target's copy for reading and writing, or -1 when it does
+ *		not exist (any more).  A copy without its owner's write permission
+ *		(a read-only key, say) gets it: its mode is set to the source's at
+ *		the end anyway.
+ */
+static int
+open_target(const char *path)
+{
+	int			fd = open(path, O_RDWR | O_NOFOLLOW);
+	struct stat st;
+
+	if (fd < 0 && errno == EACCES && lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		chmod(path, (st.st_mode & 07777) | S_IWUSR) == 0)
+		fd = open(path, O_RDWR | O_NOFOLLOW);
+	if (fd < 0 && errno != ENOENT)
+		fail("could not open", path);
+	return fd;
+}
+
+/*
  * finish_file
  *		After the file's last chunk: cut the target to the length the source
  *		was read to, and give it the source's mode and modification time.
@@ -163,13 +200,23 @@ finish_file(SyncFile *file)
 
 	if (file->vanished)
 		return;
+
+	/*
+	 * The source's time as it is now, after the read: a file changed since
+	 * was read either before the change or after it.  Relation files are
+	 * put right by WAL replay either way; any other file's copy is the
+	 * source as it was at some moment of the copy, as with rsync, and a
+	 * later re-run compares contents, not times.  (The time from before
+	 * the read would make rsync copy again, whole, every relation file the
+	 * primary wrote to meanwhile.)
+	 */
 	if (stat(file->source, &sst) != 0)
 	{
 		if (errno == ENOENT)
 			return;
 		fail("could not stat", file->source);
 	}
-	tfd = open_if_exists(file->target, O_RDWR | O_NOFOLLOW);
+	tfd = open_target(file->target);
 	if (tfd < 0)
 		return;
 	if (fstat(tfd, &tst) != 0)
@@ -215,7 +262,7 @@ sync_chunk(const SyncChunk *chunk, char *sbuf, char *tbuf)
 
 	sfd = open_if_exists(file->source, O_RDONLY | O_NOFOLLOW);
 	if (sfd >= 0)
-		tfd = open_if_exists(file->target, O_RDWR | O_NOFOLLOW);
+		tfd = open_target(file->target);
 	if (sfd < 0 || tfd < 0)
 		vanished = 1;
 
@@ -343,6 +390,18 @@ add_file(const char *source_dir, const char *target_dir, const char *path)
 	}
 }
 
+/* whether a relative path has a ".." component */
+static int
+has_parent_component(const char *path)
+{
+	for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2)
+	{
+		if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
 static void
 usage(void)
 {
@@ -385,7 +444,7 @@ main(int argc, char **argv)
 		if (line[len - 1] == '\0')
 			len--;
 		line[len] = '\0';
-		if (len == 0 || line[0] == '/' || strstr(line, "..") != NULL)
+		if (len == 0 || line[0] == '/' || has_parent_component(line))
 		{
 			fprintf(stderr, "%s: not a relative path inside the directory: \"%s\"\n", progname, line);
 			return 1;

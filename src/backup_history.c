@@ -4,11 +4,12 @@
  *	  Rows of pgrepl_admin.backup_history, and their pruning.
  *
  * A backup worker writes its backup's row itself, in the database the
- * backup was started from: before it starts the backup (state starting),
- * once the backup runs (running, with its start LSN), and again when it ends (stopped with its labelfile and spcmapfile, aborted or
- * failed with the reason).  A row left unfinished because the worker could
- * not write it any more (a crash, a restart) is shown as failed by the
- * backups view and pruned like the others.
+ * backup was started from: before it starts the backup (state starting;
+ * the start's checkpoint flushes it), once the backup runs (running, with
+ * its start LSN), and again when it ends (stopped with its labelfile and
+ * spcmapfile, aborted or failed with the reason).  A row left unfinished
+ * because the worker could not write it any more (a crash, a restart) is
+ * shown as failed by the backups view and pruned like the others.
  *
  * The backup_history_prune task deletes rows whose backup ended more than
  * pgrepl_admin.backup_history_retention ago, in the maintenance worker's
@@ -61,11 +62,9 @@ text_arg(Datum *values, char *nulls, int i, const char *text)
  * backup_history_save
  *		Insert (slot->history_id is 0) or update the backup's row from the
  *		slot, a copy taken by the caller, and return the row's id.  Runs in
- *		the caller's transaction, with SPI connected; waits at most 10 s
- *		for a lock on the table, so that a worker asked to end never hangs
- *		on it.  The insert is durable at commit; updates commit without
- *		waiting for the WAL flush (a crash may lose the row's last update,
- *		never the row nor a backup).
+ *		the caller's transaction, with SPI connected (how long it waits
+ *		for a lock, and that its commit does not wait for a WAL flush, are
+ *		the backup worker's settings).
  */
 int64
 backup_history_save(const BackupSlot *slot, const char *labelfile, const char *spcmapfile)

@@ -231,8 +231,9 @@ record_step(BackupStep *step)
 
 /*
  * record
- *		Write the backup's row; a failure is logged and otherwise ignored:
- *		the slot still tells the truth, and the backup must end anyway.
+ *		Update the backup's row; a failure is logged and otherwise ignored:
+ *		the slot still tells the truth, and the backup must end anyway.  (The
+ *		row's first write is no such bookkeeping: without it, no backup.)
  */
 static void
 record(BackupStep *step)
@@ -454,7 +455,10 @@ pgrepl_backup_worker_main(Datum main_arg)
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("lock_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
-	record(&step);
+	error = run_step(record_step, &step, "recording the backup in pgrepl_admin.backup_history");
+	if (error != NULL)
+		finish(&step, BACKUP_FAILED, LOG,
+			   psprintf("could not record the backup in pgrepl_admin.backup_history: %s", error));
 
 	error = run_step(start_step, &step, "pg_backup_start");
 	if (error != NULL)

@@ -160,6 +160,18 @@ $primary->poll_query_until('postgres', "SELECT state = 'aborted' FROM pgrepl_adm
 like(backup_row($primary, 'tap_term', 'error'), qr/terminated/, 'a terminated worker: aborted, and why');
 is(in_backup_mode($primary), 0, 'the server left backup mode');
 
+# --- a backup that cannot be recorded is not started (the row waits 10 s
+# for the lock, and the failure's record as long)
+my $locker = $primary->background_psql('postgres');
+$locker->query_safe('BEGIN; LOCK pgrepl_admin.backup_history IN ACCESS EXCLUSIVE MODE');
+$rc = $primary->psql('postgres', "SELECT pgrepl_admin.backup_start('tap_unrecorded')", stderr => \$err);
+$locker->query_safe('ROLLBACK');
+$locker->quit;
+isnt($rc, 0, 'backup_start fails when the backup cannot be recorded in backup_history');
+like($err, qr/could not start backup "tap_unrecorded"\n.*could not record the backup in pgrepl_admin\.backup_history: canceling statement due to lock timeout/,
+	'and says why');
+is(in_backup_mode($primary), 0, 'no backup was started');
+
 # --- the worker killed (SIGKILL): the server restarts; the view says failed
 $primary->safe_psql('postgres', "SELECT pgrepl_admin.backup_start('tap_kill')");
 $pid = backup_row($primary, 'tap_kill', 'worker_pid');

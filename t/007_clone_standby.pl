@@ -41,6 +41,17 @@ $primary->safe_psql('postgres', q{
 	CHECKPOINT;
 });
 
+# the primary's pg_wal is a symbolic link to a directory elsewhere (initdb
+# -X), and it has credentials of its own in pgrepl_standby/ (it was once a
+# standby made by the command): the clone copies neither
+$primary->stop;
+my $pg_wal = $primary->data_dir . '/pg_wal';
+rename($pg_wal, "$tmp/primary_wal") or die $!;
+symlink("$tmp/primary_wal", $pg_wal) or die $!;
+mkdir($primary->data_dir . '/pgrepl_standby') or die $!;
+write_private_file($primary->data_dir . '/pgrepl_standby/client.key', "the primary's own\n");
+$primary->start;
+
 # --- pgrepl_sync_blocks on its own
 {
 	my $sync_blocks = `pg_config --bindir`;
@@ -70,6 +81,8 @@ $primary->safe_psql('postgres', q{
 	$put->("$dst/empty", 'not empty');
 	$put->("$src/d/same", 'same');
 	$put->("$dst/d/same", 'same');
+	$put->("$src/d/x..y", 'dots');
+	$put->("$dst/d/x..y", 'dots');
 	$put->("$src/only_in_source", 'new');
 	$put->("$src/linked", 'source');
 	$put->("$tmp/outside", 'outside');
@@ -79,10 +92,10 @@ $primary->safe_psql('postgres', q{
 	utime($mtime, $mtime, "$dst/big") or die $!;
 
 	my ($out, $err) = ('', '');
-	my $paths = join("\0", qw(big shorter longer empty d/same only_in_source linked missing)) . "\0";
+	my $paths = join("\0", qw(big shorter longer empty d/same d/x..y only_in_source linked missing)) . "\0";
 	ok(IPC::Run::run([ $sync_blocks, '-j', '2', $src, $dst ], '<', \$paths, '>', \$out, '2>', \$err),
 		'pgrepl_sync_blocks: succeeds');
-	is($out, "5 files compared, 4 changed; 29 MB read, 6 MB rewritten\n",
+	is($out, "6 files compared, 4 changed; 29 MB read, 6 MB rewritten\n",
 		'pgrepl_sync_blocks: compares the files on both sides, rewrites what differs');
 	for my $f (qw(big shorter longer empty d/same))
 	{
@@ -203,6 +216,8 @@ ok(-f "$target/standby.signal", 'standby.signal was written');
 like(slurp_file($clone->logfile), qr/starting backup recovery with redo LSN/,
 	'the clone recovered from the backup_label the command wrote');
 check_standby('fresh clone');
+ok(-d "$target/pg_wal" && !-l "$target/pg_wal", 'the clone has a pg_wal directory of its own, not the primary\'s link');
+ok(!-e "$target/pgrepl_standby/client.key", 'the primary\'s own pgrepl_standby/ was not copied');
 my $pgpass = "$target/pgrepl_standby/pgpass";
 is((stat $pgpass)[2] & 07777, 0600, 'the password is in pgrepl_standby/pgpass, mode 0600');
 my ($password) = slurp_file($pgpass) =~ /^\*:\*:\*:\*:(.+)$/m;
@@ -253,6 +268,7 @@ open($fh, '>', $stale_conf) or die $!;
 print $fh $conf;
 close($fh);
 utime((stat($primary->data_dir . '/pg_ident.conf'))[8, 9], $stale_conf) or die $!;
+chmod(0400, $stale_conf) or die $!;    # and read-only
 
 ($h, $wrote) = writer("$tmp/stop2");
 ($ok, $out, $err) = clone_standby('--start');
@@ -269,7 +285,11 @@ check_standby('re-run');
 is(slurp_file($stale_file), slurp_file($source_file), 'the stale relation file was put right');
 ok(slurp_file($large_stale) eq slurp_file($large_source), 'the stale block of the larger relation file was put right');
 is(slurp_file($stale_conf), slurp_file($primary->data_dir . '/pg_ident.conf'),
-	'the stale file outside the relation directories was put right');
+	'the stale, read-only file outside the relation directories was put right');
+is((stat $stale_conf)[2] & 07777, (stat($primary->data_dir . '/pg_ident.conf'))[2] & 07777,
+	'and has the source\'s mode again');
+is(slurp_file("$target/pgrepl_standby/pgpass"), "*:*:*:*:$password\n",
+	'the standby kept its pgpass through the copy');
 
 # --- a failure after backup_start aborts the backup
 $clone->stop;
