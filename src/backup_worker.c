@@ -448,8 +448,8 @@ pgrepl_backup_worker_main(Datum main_arg)
 	 * waits for a WAL flush or a standby: the row is inserted (starting)
 	 * before pg_backup_start, whose checkpoint flushes the WAL up to its own
 	 * record, and so the row, before the backup is reported running; the
-	 * later updates are bookkeeping that a crash may lose (the backup ends
-	 * with the crash, and the view shows a row left unfinished as failed).
+	 * later updates are bookkeeping that a crash moments after them may
+	 * lose (the view then shows the row, left unfinished, as failed).
 	 * No write waits long for a lock, so that a worker asked to end never
 	 * hangs on one.
 	 */
