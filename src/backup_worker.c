@@ -273,7 +273,9 @@ finish(BackupStep *step, BackupState state, int elevel, const char *reason)
 	step->slot.state = state;
 	step->slot.stopped_at = GetCurrentTimestamp();
 	strlcpy(step->slot.error, reason, BACKUP_ERROR_LEN);
-	record(step);
+	/* a row that could not be written at the start is not tried again */
+	if (step->slot.history_id != 0)
+		record(step);
 	publish(state, step, reason);
 	ereport(elevel,
 			(errmsg("pgrepl_admin backup \"%s\" %s: %s", step->slot.label,

@@ -161,7 +161,7 @@ like(backup_row($primary, 'tap_term', 'error'), qr/terminated/, 'a terminated wo
 is(in_backup_mode($primary), 0, 'the server left backup mode');
 
 # --- a backup that cannot be recorded is not started (the row waits 10 s
-# for the lock, and the failure's record as long)
+# for the lock)
 my $locker = $primary->background_psql('postgres');
 $locker->query_safe('BEGIN; LOCK pgrepl_admin.backup_history IN ACCESS EXCLUSIVE MODE');
 $rc = $primary->psql('postgres', "SELECT pgrepl_admin.backup_start('tap_unrecorded')", stderr => \$err);

@@ -270,10 +270,26 @@ close($fh);
 utime((stat($primary->data_dir . '/pg_ident.conf'))[8, 9], $stale_conf) or die $!;
 chmod(0400, $stale_conf) or die $!;    # and read-only
 
+# the copy's pg_wal is a link to the primary's WAL, as earlier versions of
+# the command left it from a primary made with initdb -X: it must be
+# replaced, not emptied
+my @primary_wal = glob("$tmp/primary_wal/0*");
+system('rm', '-rf', "$target/pg_wal") == 0 or die;
+symlink("$tmp/primary_wal", "$target/pg_wal") or die $!;
+
 ($h, $wrote) = writer("$tmp/stop2");
-($ok, $out, $err) = clone_standby('--start');
+{
+	# a password for the primary in the environment, which the standby's
+	# passfile must win over
+	local $ENV{PGPASSWORD} = 'not the standby password';
+	($ok, $out, $err) = clone_standby('--start');
+}
 stop_writer($h, "$tmp/stop2");
 ok($ok, 're-run over the stale copy: pgrepl_clone_standby succeeds');
+like($out, qr/pg_wal was a link to \Q$tmp\E\/primary_wal; replaced by a directory/,
+	'a pg_wal link into the primary\'s WAL is replaced');
+ok(-d "$target/pg_wal" && !-l "$target/pg_wal", 'by a directory of its own');
+cmp_ok(scalar(grep { -e } @primary_wal), '>', 0, 'and the primary\'s WAL segments are still there');
 like($out, qr/standby "clone" was provisioned before; keeping the password of the existing copy/,
 	'it reused the provisioned standby and its password');
 like($out, qr/update of an existing copy: files compared block by block/,
