@@ -115,7 +115,7 @@ clone_until_streaming() {
     t=$(now)
     "$clone" --primary "host=$dir port=$port dbname=postgres" --source "$dir/primary" --target "$dir/standby" \
         --name clone \
-        --set "port=$sport" --set "unix_socket_directories=$dir" --log "$dir/standby.log" --start "$@" >/dev/null
+        --set "port=$sport" --set "unix_socket_directories=$dir" --log "$dir/standby.log" --start >/dev/null
     since "$t"
 }
 
