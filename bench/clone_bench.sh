@@ -108,7 +108,7 @@ basebackup() {
     since "$t"
 }
 
-# clone_until_streaming ARGS...: seconds until pgrepl_clone_standby's standby streams
+# clone_until_streaming: seconds until pgrepl_clone_standby's standby streams
 clone_until_streaming() {
     local t
     sync
