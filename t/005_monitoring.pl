@@ -82,11 +82,13 @@ like($log, qr/LOG:  standby "standby1" is streaming again, no longer (stalled|la
 my @stalled_lines = ($log =~ /standby "standby1" is stalled/g);
 is(scalar @stalled_lines, 1, 'one warning while the stall held, not one per sample');
 
-# --- on the standby
-is($standby->safe_psql('postgres',
+# --- on the standby (the worker's lag samples keep WAL coming: received
+# and not yet replayed for a moment each second, so wait for a caught-up
+# moment)
+ok($standby->poll_query_until('postgres',
 		"SELECT in_recovery, wal_receiver_status, sender_port = " . $primary->port . ", slot_name, receive_replay_lag_bytes = 0, replay_delay = '0'
-		 FROM pgrepl_admin.standby_status"),
-	't|streaming|t|standby1|t|t', 'standby_status on the standby');
+		 FROM pgrepl_admin.standby_status", 't|streaming|t|standby1|t|t'),
+	'standby_status on the standby: in recovery, streaming from the primary through its slot, caught up');
 is($standby->safe_psql('postgres', 'SELECT count(*) FROM pgrepl_admin.replication_lag'), '0',
 	'replication_lag on a standby lists no standbys of the primary');
 is($standby->safe_psql('postgres', "SELECT status FROM pgrepl_admin.check() WHERE check_name = 'standbys'"),
