@@ -1,0 +1,900 @@
+/* pgrepl_admin--1.1.sql: objects of pgrepl_admin 1.1 (schema pgrepl_admin) */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION pgrepl_admin" to load this file. \quit
+
+COMMENT ON SCHEMA @extschema@ IS
+'Objects of the pgrepl_admin extension: administration of streaming replication from SQL.';
+
+-- Every role may look into the schema; each object below grants its own
+-- privileges (most are superuser-only, monitoring is for pg_monitor).
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
+
+------------------------------------------------------------------------
+-- The maintenance worker
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.worker_status(
+    OUT task text,
+    OUT description text,
+    OUT runs_on_standby boolean,
+    OUT run_interval interval,
+    OUT state text,
+    OUT last_run timestamptz,
+    OUT next_run timestamptz,
+    OUT last_outcome text,
+    OUT last_error text,
+    OUT runs bigint,
+    OUT failures bigint,
+    OUT worker_pid integer)
+RETURNS SETOF record
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'worker_status';
+
+COMMENT ON FUNCTION @extschema@.worker_status() IS
+'One row per maintenance task with its state in the pgrepl_admin maintenance worker; needs pgrepl_admin in shared_preload_libraries.';
+
+CREATE VIEW @extschema@.worker_status AS
+    SELECT * FROM @extschema@.worker_status();
+
+COMMENT ON VIEW @extschema@.worker_status IS
+'One row per maintenance task: interval, state (scheduled, running, disabled, waiting-promotion, waiting-extension, stopped), last and next run, last outcome and error, run and failure counts, and the worker''s pid.';
+
+REVOKE ALL ON FUNCTION @extschema@.worker_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.worker_status() TO pg_monitor;
+REVOKE ALL ON @extschema@.worker_status FROM PUBLIC;
+GRANT SELECT ON @extschema@.worker_status TO pg_monitor;
+
+------------------------------------------------------------------------
+-- Monitoring: replication lag, its history, the standby's view
+------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.lag_history (
+    sampled_at          timestamptz NOT NULL,
+    standby_name        text,
+    client_addr         inet,
+    state               text,
+    sync_state          text,
+    sent_lag_bytes      numeric,
+    write_lag_bytes     numeric,
+    flush_lag_bytes     numeric,
+    replay_lag_bytes    numeric,
+    write_lag           interval,
+    flush_lag           interval,
+    replay_lag          interval,
+    slot_name           name,
+    slot_retained_bytes numeric,
+    status              text NOT NULL,
+    wal_lsn             pg_lsn NOT NULL,
+    replay_lsn          pg_lsn
+);
+
+CREATE INDEX lag_history_standby_time_idx
+    ON @extschema@.lag_history (standby_name, sampled_at);
+CREATE INDEX lag_history_time_idx
+    ON @extschema@.lag_history (sampled_at);
+
+COMMENT ON TABLE @extschema@.lag_history IS
+'Rows of replication_lag sampled every pgrepl_admin.lag_sample_interval by the maintenance worker and kept for pgrepl_admin.lag_history_retention.';
+COMMENT ON COLUMN @extschema@.lag_history.sampled_at IS 'When the sample was taken.';
+COMMENT ON COLUMN @extschema@.lag_history.standby_name IS 'The registered standby''s name, else its application_name; NULL for an orphaned slot.';
+COMMENT ON COLUMN @extschema@.lag_history.client_addr IS 'Address the standby connects from.';
+COMMENT ON COLUMN @extschema@.lag_history.state IS 'Walsender state (startup, catchup, streaming, backup, stopping); NULL when not connected.';
+COMMENT ON COLUMN @extschema@.lag_history.sync_state IS 'Synchronous state (async, potential, sync, quorum).';
+COMMENT ON COLUMN @extschema@.lag_history.sent_lag_bytes IS 'Bytes of WAL the primary had written but not yet sent.';
+COMMENT ON COLUMN @extschema@.lag_history.write_lag_bytes IS 'Bytes of WAL not yet written by the standby.';
+COMMENT ON COLUMN @extschema@.lag_history.flush_lag_bytes IS 'Bytes of WAL not yet flushed by the standby.';
+COMMENT ON COLUMN @extschema@.lag_history.replay_lag_bytes IS 'Bytes of WAL not yet replayed by the standby.';
+COMMENT ON COLUMN @extschema@.lag_history.write_lag IS 'Time lag of the standby''s write position; zero once it has written everything.';
+COMMENT ON COLUMN @extschema@.lag_history.flush_lag IS 'Time lag of the standby''s flush position; zero once it has flushed everything.';
+COMMENT ON COLUMN @extschema@.lag_history.replay_lag IS 'Time lag of the standby''s replay position; zero once it has replayed everything.';
+COMMENT ON COLUMN @extschema@.lag_history.slot_name IS 'Replication slot of the row, if any.';
+COMMENT ON COLUMN @extschema@.lag_history.slot_retained_bytes IS 'Bytes of WAL the slot keeps on the primary.';
+COMMENT ON COLUMN @extschema@.lag_history.status IS 'Status as in replication_lag (streaming, catchup, lagging, stalled, disconnected, orphaned-slot).';
+COMMENT ON COLUMN @extschema@.lag_history.wal_lsn IS 'The primary''s WAL position when the sample was taken.';
+COMMENT ON COLUMN @extschema@.lag_history.replay_lsn IS 'The standby''s replay position when the sample was taken.';
+COMMENT ON INDEX @extschema@.lag_history_standby_time_idx IS 'Time-range queries per standby, and stall detection.';
+COMMENT ON INDEX @extschema@.lag_history_time_idx IS 'Pruning of old samples.';
+
+REVOKE ALL ON @extschema@.lag_history FROM PUBLIC;
+GRANT SELECT ON @extschema@.lag_history TO pg_monitor;
+
+-- The position lag is measured against: the WAL written here, or on a
+-- cascading standby the WAL it has (received or replayed).
+CREATE FUNCTION @extschema@.wal_position()
+RETURNS pg_lsn
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN pg_catalog.pg_is_in_recovery()
+                THEN pg_catalog.pg_last_wal_receive_lsn()
+                ELSE pg_catalog.pg_current_wal_lsn() END
+$$;
+COMMENT ON FUNCTION @extschema@.wal_position() IS
+'The WAL position replication lag is measured against: pg_current_wal_lsn() on a primary, pg_last_wal_receive_lsn() on a standby.';
+
+-- The rows behind the replication_lag view.  PL/pgSQL keeps the query's
+-- plan for the session, so a dashboard that polls the view does not plan
+-- this query again each time.
+CREATE FUNCTION @extschema@.replication_lag(
+    OUT standby_name text,
+    OUT application_name text,
+    OUT client_addr inet,
+    OUT pid integer,
+    OUT state text,
+    OUT sync_state text,
+    OUT sent_lsn pg_lsn,
+    OUT write_lsn pg_lsn,
+    OUT flush_lsn pg_lsn,
+    OUT replay_lsn pg_lsn,
+    OUT sent_lag_bytes numeric,
+    OUT write_lag_bytes numeric,
+    OUT flush_lag_bytes numeric,
+    OUT replay_lag_bytes numeric,
+    OUT write_lag interval,
+    OUT flush_lag interval,
+    OUT replay_lag interval,
+    OUT reply_age interval,
+    OUT slot_name name,
+    OUT slot_wal_status text,
+    OUT slot_retained_bytes numeric,
+    OUT slot_safe_wal_size bigint,
+    OUT status text)
+RETURNS SETOF record
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        WITH here AS MATERIALIZED (
+            -- once per query, not once per use
+            SELECT @extschema@.wal_position() AS lsn,
+                   COALESCE(pg_catalog.pg_size_bytes(pg_catalog.current_setting('pgrepl_admin.lag_warn_bytes', true)),
+                            16777216) AS warn_bytes,
+                   COALESCE(pg_catalog.current_setting('pgrepl_admin.lag_warn_time', true)::interval,
+                            interval '30 seconds') AS warn_time,
+                   COALESCE(pg_catalog.current_setting('pgrepl_admin.lag_stall_after', true)::interval,
+                            interval '60 seconds') AS stall_after
+        ),
+        senders AS (
+            -- what pg_stat_replication joins, with only the columns used
+            SELECT w.*, a.application_name, a.client_addr
+            FROM pg_catalog.pg_stat_get_wal_senders() w
+            LEFT JOIN pg_catalog.pg_stat_get_activity(NULL) a ON a.pid = w.pid
+        ),
+        slots AS (
+            SELECT slot_name, active, active_pid, wal_status, restart_lsn, safe_wal_size
+            FROM pg_catalog.pg_replication_slots
+            WHERE slot_type = 'physical'
+        ),
+        rows AS (
+            -- every connected walsender
+            SELECT COALESCE(r.name, s.application_name) AS standby_name, s.application_name,
+                   s.client_addr, s.pid, s.state, s.sync_state,
+                   s.sent_lsn, s.write_lsn, s.flush_lsn, s.replay_lsn,
+                   s.write_lag, s.flush_lag, s.replay_lag, s.reply_time,
+                   COALESCE(sl.slot_name, r.slot_name) AS slot_name,
+                   sl.wal_status, sl.restart_lsn, sl.safe_wal_size, 'connected' AS kind
+            FROM senders s
+            LEFT JOIN @extschema@.standbys r ON r.name = s.application_name
+            LEFT JOIN slots sl ON sl.active_pid = s.pid
+            UNION ALL
+            -- every registered standby that is not connected (on a primary: on a
+            -- standby, the replicated registrations are the primary's standbys)
+            SELECT r.name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                   NULL, NULL, NULL, NULL, r.slot_name, sl.wal_status, sl.restart_lsn, sl.safe_wal_size,
+                   'disconnected'
+            FROM @extschema@.standbys r
+            LEFT JOIN slots sl ON sl.slot_name = r.slot_name
+            WHERE NOT EXISTS (SELECT 1 FROM senders s WHERE s.application_name = r.name)
+              AND NOT pg_catalog.pg_is_in_recovery()
+            UNION ALL
+            -- every inactive slot holding WAL that no registered standby owns
+            SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                   NULL, NULL, NULL, NULL, sl.slot_name, sl.wal_status, sl.restart_lsn, sl.safe_wal_size,
+                   'orphan'
+            FROM slots sl
+            WHERE NOT sl.active AND sl.restart_lsn IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM @extschema@.standbys r WHERE r.slot_name = sl.slot_name)
+        ),
+        measured AS (
+            SELECT rows.*, here.*,
+                   pg_catalog.pg_wal_lsn_diff(here.lsn, rows.replay_lsn) AS replay_bytes,
+                   COALESCE(rows.replay_lag,
+                            CASE WHEN rows.replay_lsn >= here.lsn THEN interval '0' END) AS replay_interval,
+                   -- stalled: the newest sample older than stall_after shows the same
+                   -- replay position, and the primary's WAL has moved since
+                   CASE WHEN rows.kind = 'connected' AND rows.state = 'streaming' AND rows.replay_lsn < here.lsn
+                   THEN EXISTS (SELECT 1
+                                FROM (SELECT h.replay_lsn, h.wal_lsn
+                                      FROM @extschema@.lag_history h
+                                      WHERE h.standby_name = rows.standby_name
+                                        AND h.sampled_at <= pg_catalog.now() - here.stall_after
+                                      ORDER BY h.sampled_at DESC LIMIT 1) last
+                                WHERE last.replay_lsn = rows.replay_lsn AND last.wal_lsn < here.lsn)
+                   ELSE false END AS stalled
+            FROM rows CROSS JOIN here
+        )
+        SELECT standby_name, application_name, client_addr, pid, state, sync_state,
+               sent_lsn, write_lsn, flush_lsn, replay_lsn,
+               pg_catalog.pg_wal_lsn_diff(lsn, sent_lsn) AS sent_lag_bytes,
+               pg_catalog.pg_wal_lsn_diff(lsn, write_lsn) AS write_lag_bytes,
+               pg_catalog.pg_wal_lsn_diff(lsn, flush_lsn) AS flush_lag_bytes,
+               replay_bytes AS replay_lag_bytes,
+               COALESCE(write_lag, CASE WHEN write_lsn >= lsn THEN interval '0' END) AS write_lag,
+               COALESCE(flush_lag, CASE WHEN flush_lsn >= lsn THEN interval '0' END) AS flush_lag,
+               replay_interval AS replay_lag,
+               pg_catalog.now() - reply_time AS reply_age,
+               slot_name,
+               wal_status AS slot_wal_status,
+               pg_catalog.pg_wal_lsn_diff(lsn, restart_lsn) AS slot_retained_bytes,
+               safe_wal_size AS slot_safe_wal_size,
+               CASE
+                   WHEN kind = 'orphan' THEN 'orphaned-slot'
+                   WHEN kind = 'disconnected' THEN 'disconnected'
+                   WHEN state IS DISTINCT FROM 'streaming' THEN 'catchup'
+                   WHEN stalled THEN 'stalled'
+                   WHEN replay_bytes > warn_bytes OR replay_interval > warn_time THEN 'lagging'
+                   ELSE 'streaming'
+               END AS status
+        FROM measured;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.replication_lag() IS
+'The rows of the replication_lag view.';
+REVOKE ALL ON FUNCTION @extschema@.replication_lag() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.replication_lag() TO pg_monitor;
+
+CREATE VIEW @extschema@.replication_lag AS
+    SELECT * FROM @extschema@.replication_lag();
+
+COMMENT ON VIEW @extschema@.replication_lag IS
+'One row per connected walsender, per registered standby that is not connected, and per inactive slot holding WAL that no registered standby owns: positions, lags in bytes (numbers) and time (zero once caught up), slot retention and a status (streaming, catchup, lagging, stalled, disconnected, orphaned-slot).';
+
+REVOKE ALL ON @extschema@.replication_lag FROM PUBLIC;
+GRANT SELECT ON @extschema@.replication_lag TO pg_monitor;
+
+CREATE VIEW @extschema@.standby_status AS
+SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
+       pg_catalog.pg_last_wal_receive_lsn() AS receive_lsn,
+       pg_catalog.pg_last_wal_replay_lsn() AS replay_lsn,
+       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(),
+                                  pg_catalog.pg_last_wal_replay_lsn()) AS receive_replay_lag_bytes,
+       pg_catalog.pg_last_xact_replay_timestamp() AS last_replay_at,
+       CASE WHEN pg_catalog.pg_is_in_recovery() THEN
+           CASE WHEN pg_catalog.pg_last_wal_replay_lsn() >= pg_catalog.pg_last_wal_receive_lsn()
+                THEN interval '0'
+                ELSE pg_catalog.now() - pg_catalog.pg_last_xact_replay_timestamp() END
+       END AS replay_delay,
+       w.status AS wal_receiver_status,
+       w.sender_host,
+       w.sender_port,
+       w.slot_name,
+       CASE WHEN w.conninfo ~ '(^| )sslmode=(require|verify-ca|verify-full)( |$)' THEN true
+            WHEN w.conninfo ~ '(^| )sslmode=disable( |$)' THEN false
+       END AS ssl
+FROM (SELECT 1) AS one
+LEFT JOIN pg_catalog.pg_stat_wal_receiver w ON true;
+
+COMMENT ON VIEW @extschema@.standby_status IS
+'One row on any server, meant for standbys: received and replayed positions and their distance, the last replayed transaction and the replay delay (zero once everything received is replayed), the WAL receiver and whether its connection must use TLS.';
+
+REVOKE ALL ON @extschema@.standby_status FROM PUBLIC;
+GRANT SELECT ON @extschema@.standby_status TO pg_monitor;
+
+------------------------------------------------------------------------
+-- Certificates: a local CA, the server certificate, client certificates
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.certificates(
+    OUT kind text,
+    OUT path text,
+    OUT subject text,
+    OUT issuer text,
+    OUT serial text,
+    OUT not_before timestamptz,
+    OUT not_after timestamptz,
+    OUT expires_in interval,
+    OUT fingerprint_sha256 text,
+    OUT key_type text,
+    OUT san text[],
+    OUT is_ca boolean,
+    OUT key_matches boolean,
+    OUT served boolean)
+RETURNS SETOF record
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'certificates';
+
+COMMENT ON FUNCTION @extschema@.certificates() IS
+'Every certificate pgrepl_admin manages under $PGDATA/pgrepl_admin, without key material.';
+
+CREATE VIEW @extschema@.certificates AS
+    SELECT * FROM @extschema@.certificates();
+
+COMMENT ON VIEW @extschema@.certificates IS
+'Managed certificates: kind (ca, ca-retiring, server, server-previous), file, subject, issuer, serial, validity, SHA-256 fingerprint, key type, subjectAltName, whether the stored key matches and whether the running server presents it.';
+
+REVOKE ALL ON FUNCTION @extschema@.certificates() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.certificates() TO pg_monitor;
+REVOKE ALL ON @extschema@.certificates FROM PUBLIC;
+GRANT SELECT ON @extschema@.certificates TO pg_monitor;
+
+CREATE FUNCTION @extschema@.ca_init(
+    common_name text DEFAULT 'pgrepl_admin CA',
+    valid_for interval DEFAULT '10 years',
+    key_type text DEFAULT 'ec-p256',
+    replace boolean DEFAULT false)
+RETURNS @extschema@.certificates
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ca_init';
+
+COMMENT ON FUNCTION @extschema@.ca_init(text, interval, text, boolean) IS
+'Creates the certificate authority. With replace => true, a new CA signs from now on while the old one stays trusted until ca_retire().';
+
+CREATE FUNCTION @extschema@.ca_retire(serial text)
+RETURNS boolean
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ca_retire';
+
+COMMENT ON FUNCTION @extschema@.ca_retire(text) IS
+'Stops trusting a replaced CA (by serial, as in the certificates view); false when no retiring CA has that serial.';
+
+CREATE FUNCTION @extschema@.ca_certificate()
+RETURNS text
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ca_certificate';
+
+COMMENT ON FUNCTION @extschema@.ca_certificate() IS
+'The PEM bundle of trusted CA certificates, for a standby''s root.crt (sslrootcert).';
+
+CREATE FUNCTION @extschema@.rotate_server_cert(
+    hostnames text[] DEFAULT NULL,
+    valid_for interval DEFAULT '90 days',
+    key_type text DEFAULT 'ec-p256')
+RETURNS @extschema@.certificates
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'rotate_server_cert';
+
+COMMENT ON FUNCTION @extschema@.rotate_server_cert(text[], interval, text) IS
+'Makes a new server key and certificate signed by the CA, installs them atomically, points the server at them, reloads, and returns once the server presents the new certificate.';
+
+CREATE FUNCTION @extschema@.issue_client_cert(
+    role_name name,
+    valid_for interval DEFAULT '90 days',
+    key_type text DEFAULT 'ec-p256')
+RETURNS TABLE (certificate text, private_key text, ca_certificate text, not_after timestamptz)
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'issue_client_cert';
+
+COMMENT ON FUNCTION @extschema@.issue_client_cert(name, interval, text) IS
+'Issues a client certificate with CN = role_name for cert authentication; the private key is returned once and stored nowhere.';
+
+REVOKE ALL ON FUNCTION @extschema@.ca_init(text, interval, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.ca_retire(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.ca_certificate() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.rotate_server_cert(text[], interval, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.issue_client_cert(name, interval, text) FROM PUBLIC;
+
+------------------------------------------------------------------------
+-- Preparing the primary's settings for the standbys it will serve
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.prepare_primary(
+    max_standbys integer DEFAULT 4,
+    listen_addresses text DEFAULT NULL,
+    apply boolean DEFAULT false)
+RETURNS TABLE (
+    setting text,
+    current_value text,
+    recommended_value text,
+    needs_restart boolean,
+    applied boolean,
+    reason text)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'prepare_primary';
+
+COMMENT ON FUNCTION @extschema@.prepare_primary(integer, text, boolean) IS
+'One row per setting a primary needs for max_standbys streaming standbys: the running value, the recommended one (never lower than what the administrator set), whether it needs a restart, and why. A dry run unless apply is true, which writes the changes with ALTER SYSTEM and reloads. A NULL listen_addresses leaves that setting alone.';
+
+REVOKE ALL ON FUNCTION @extschema@.prepare_primary(integer, text, boolean) FROM PUBLIC;
+
+-- Backups held by background workers: start in one session, stop in another
+------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.backup_history (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    label       text NOT NULL,
+    state       text NOT NULL
+                CHECK (state IN ('starting', 'running', 'stopping', 'stopped', 'aborted', 'failed')),
+    worker_pid  integer,
+    start_lsn   pg_lsn,
+    started_at  timestamptz NOT NULL,
+    expires_at  timestamptz,
+    stop_lsn    pg_lsn,
+    stopped_at  timestamptz,
+    error       text,
+    labelfile   text,
+    spcmapfile  text
+);
+
+CREATE INDEX backup_history_label_idx ON @extschema@.backup_history (label);
+
+COMMENT ON TABLE @extschema@.backup_history IS
+'Backups started with backup_start(), written by their workers when the backup runs and when it ends; rows are pruned pgrepl_admin.backup_history_retention after the end.';
+COMMENT ON COLUMN @extschema@.backup_history.id IS 'Row number.';
+COMMENT ON COLUMN @extschema@.backup_history.label IS 'The backup''s label.';
+COMMENT ON COLUMN @extschema@.backup_history.state IS 'running while held; then stopped, aborted or failed. A row left running by a crash is shown as failed by the backups view.';
+COMMENT ON COLUMN @extschema@.backup_history.worker_pid IS 'Process id of the worker that held the backup.';
+COMMENT ON COLUMN @extschema@.backup_history.start_lsn IS 'WAL location where the backup started.';
+COMMENT ON COLUMN @extschema@.backup_history.started_at IS 'When backup_start() was called.';
+COMMENT ON COLUMN @extschema@.backup_history.expires_at IS 'When the worker aborts the backup unless it was stopped.';
+COMMENT ON COLUMN @extschema@.backup_history.stop_lsn IS 'WAL location where the backup stopped.';
+COMMENT ON COLUMN @extschema@.backup_history.stopped_at IS 'When the backup ended, however it ended.';
+COMMENT ON COLUMN @extschema@.backup_history.error IS 'Why it was aborted or failed.';
+COMMENT ON COLUMN @extschema@.backup_history.labelfile IS 'Contents of the backup_label file of a stopped backup.';
+COMMENT ON COLUMN @extschema@.backup_history.spcmapfile IS 'Contents of the tablespace_map file of a stopped backup (empty without tablespaces).';
+COMMENT ON INDEX @extschema@.backup_history_label_idx IS 'Look-up by label.';
+COMMENT ON SEQUENCE @extschema@.backup_history_id_seq IS 'Numbers of backup_history rows.';
+
+REVOKE ALL ON @extschema@.backup_history FROM PUBLIC;
+GRANT SELECT ON @extschema@.backup_history TO pg_monitor;
+
+CREATE FUNCTION @extschema@.backup_start(
+    label text,
+    fast boolean DEFAULT true,
+    timeout interval DEFAULT NULL)
+RETURNS pg_lsn
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'backup_start';
+
+COMMENT ON FUNCTION @extschema@.backup_start(text, boolean, interval) IS
+'Starts a non-exclusive backup held by a background worker, so that it outlives this session, and returns its start LSN once it runs. It is aborted after timeout (default pgrepl_admin.backup_timeout) unless stopped.';
+
+CREATE FUNCTION @extschema@.backup_stop(
+    label text,
+    wait_for_archive boolean DEFAULT true)
+RETURNS TABLE (lsn pg_lsn, labelfile text, spcmapfile text)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'backup_stop';
+
+COMMENT ON FUNCTION @extschema@.backup_stop(text, boolean) IS
+'Stops a backup started with backup_start(), from any session: the stop LSN and the contents of backup_label and tablespace_map to write into the copy.';
+
+CREATE FUNCTION @extschema@.backup_abort(label text)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'backup_abort';
+
+COMMENT ON FUNCTION @extschema@.backup_abort(text) IS
+'Aborts a backup started with backup_start(), from any session; false when no backup with that label is in progress.';
+
+CREATE FUNCTION @extschema@.backup_slots(
+    OUT history_id bigint,
+    OUT label text,
+    OUT state text,
+    OUT worker_pid integer,
+    OUT start_lsn pg_lsn,
+    OUT started_at timestamptz,
+    OUT expires_at timestamptz,
+    OUT stop_lsn pg_lsn,
+    OUT stopped_at timestamptz,
+    OUT error text)
+RETURNS SETOF record
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'backup_slots';
+
+COMMENT ON FUNCTION @extschema@.backup_slots() IS
+'The backups in pgrepl_admin''s shared memory: running, or ended since the server started (until their slot is reused); needs pgrepl_admin in shared_preload_libraries.';
+
+CREATE VIEW @extschema@.backups AS
+    WITH live AS MATERIALIZED (SELECT * FROM @extschema@.backup_slots())
+    SELECT label, state, worker_pid, start_lsn, started_at, expires_at, stop_lsn, stopped_at, error
+    FROM live
+    UNION ALL
+    SELECT h.label,
+           CASE WHEN h.state IN ('starting', 'running', 'stopping') THEN 'failed' ELSE h.state END,
+           h.worker_pid, h.start_lsn, h.started_at, h.expires_at, h.stop_lsn, h.stopped_at,
+           CASE WHEN h.state IN ('starting', 'running', 'stopping')
+                THEN 'the server stopped or crashed while the backup was ' || h.state
+                ELSE h.error END
+    FROM @extschema@.backup_history h
+    WHERE NOT EXISTS (SELECT FROM live WHERE live.history_id = h.id);
+
+COMMENT ON VIEW @extschema@.backups IS
+'Backups held by pgrepl_admin''s workers and those of backup_history: label, state (starting, running, stopping, stopped, aborted, failed), worker pid, start and stop LSN and time, expiry, and why an aborted or failed one ended.';
+
+REVOKE ALL ON FUNCTION @extschema@.backup_start(text, boolean, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.backup_stop(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.backup_abort(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.backup_slots() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.backup_slots() TO pg_monitor;
+REVOKE ALL ON @extschema@.backups FROM PUBLIC;
+GRANT SELECT ON @extschema@.backups TO pg_monitor;
+
+------------------------------------------------------------------------
+-- Standby provisioning: replication roles, pg_hba.conf rules, standbys
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.create_replication_role(
+    role_name name,
+    password text DEFAULT NULL,
+    if_not_exists boolean DEFAULT false)
+RETURNS text
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'create_replication_role';
+
+COMMENT ON FUNCTION @extschema@.create_replication_role(name, text, boolean) IS
+'Creates a LOGIN REPLICATION role whose password is stored as a SCRAM-SHA-256 verifier computed in the server; without a password, a 192-bit one is generated and returned once. With if_not_exists and an existing role: makes it LOGIN REPLICATION, keeps its password, returns NULL.';
+
+CREATE FUNCTION @extschema@.drop_replication_role(role_name name)
+RETURNS boolean
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'drop_replication_role';
+
+COMMENT ON FUNCTION @extschema@.drop_replication_role(name) IS
+'Drops a replication role that no standby or managed rule uses; false when it does not exist.';
+
+CREATE TABLE @extschema@.hba_rules (
+    rule_id         bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    connection_type text NOT NULL DEFAULT 'hostssl'
+                    CHECK (connection_type IN ('hostssl', 'host', 'hostnossl')),
+    database        text NOT NULL DEFAULT 'replication',
+    role_name       name NOT NULL,
+    address         cidr NOT NULL,
+    method          text NOT NULL DEFAULT 'scram-sha-256'
+                    CHECK (method IN ('scram-sha-256', 'cert', 'md5', 'reject', 'trust', 'password')),
+    comment         text,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    UNIQUE (connection_type, database, role_name, address)
+);
+
+COMMENT ON TABLE @extschema@.hba_rules IS
+'The pg_hba.conf rules pgrepl_admin manages: the source of truth for the managed block of pg_hba.conf, which follows each committed change. Kept by pg_dump.';
+COMMENT ON COLUMN @extschema@.hba_rules.rule_id IS 'Identifier of the rule, written in a comment at the end of its line.';
+COMMENT ON COLUMN @extschema@.hba_rules.connection_type IS 'hostssl, host or hostnossl.';
+COMMENT ON COLUMN @extschema@.hba_rules.database IS 'A database name, or replication for streaming replication connections.';
+COMMENT ON COLUMN @extschema@.hba_rules.role_name IS 'The one role the rule admits (written quoted: never a keyword, group or file).';
+COMMENT ON COLUMN @extschema@.hba_rules.address IS 'The client address or network.';
+COMMENT ON COLUMN @extschema@.hba_rules.method IS 'Authentication method.';
+COMMENT ON COLUMN @extschema@.hba_rules.comment IS 'Free text, written after the rule id on its line.';
+COMMENT ON COLUMN @extschema@.hba_rules.created_at IS 'When the rule was added.';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.hba_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.hba_rules_rule_id_seq', '');
+
+CREATE FUNCTION @extschema@.hba_rules_changed()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'hba_rules_changed';
+
+COMMENT ON FUNCTION @extschema@.hba_rules_changed() IS
+'Trigger function: whatever changes pgrepl_admin.hba_rules, pg_hba.conf is rewritten and checked when the transaction commits.';
+
+CREATE TRIGGER hba_rules_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.hba_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.hba_rules_changed();
+
+COMMENT ON TRIGGER hba_rules_changed ON @extschema@.hba_rules IS
+'Rewrites pg_hba.conf from the table at commit.';
+
+CREATE FUNCTION @extschema@.hba_add(
+    address cidr,
+    role_name name,
+    database text DEFAULT 'replication',
+    method text DEFAULT 'scram-sha-256',
+    connection_type text DEFAULT 'hostssl',
+    comment text DEFAULT NULL,
+    force boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'hba_add';
+
+COMMENT ON FUNCTION @extschema@.hba_add(cidr, name, text, text, text, text, boolean) IS
+'Adds a rule to the managed block of pg_hba.conf, written and checked by the server''s parser at commit; the same rule again returns its existing id. trust, password, non-TLS replication and 0.0.0.0/0 or ::/0 need force => true.';
+
+CREATE FUNCTION @extschema@.hba_remove(rule_id bigint)
+RETURNS boolean
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'hba_remove';
+
+COMMENT ON FUNCTION @extschema@.hba_remove(bigint) IS
+'Removes a managed rule (pg_hba.conf follows at commit); false when there is none.';
+
+CREATE FUNCTION @extschema@.hba_sync()
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'hba_sync';
+
+COMMENT ON FUNCTION @extschema@.hba_sync() IS
+'Rewrites the managed block of pg_hba.conf from pgrepl_admin.hba_rules at commit, and reloads.';
+
+CREATE FUNCTION @extschema@.hba_file_status(
+    OUT rule_id bigint,
+    OUT line_number integer,
+    OUT loaded boolean,
+    OUT shadowed_by integer,
+    OUT error text)
+RETURNS SETOF record
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'hba_file_status';
+
+COMMENT ON FUNCTION @extschema@.hba_file_status() IS
+'For each managed rule: its line in the live pg_hba.conf, whether the server has loaded it, the earlier line that shadows it, and any error.';
+
+CREATE VIEW @extschema@.hba_status AS
+    SELECT r.rule_id, r.connection_type, r.database, r.role_name, r.address, r.method, r.comment,
+           r.created_at, s.line_number, s.loaded, s.shadowed_by, s.error
+    FROM @extschema@.hba_rules r
+    JOIN @extschema@.hba_file_status() s USING (rule_id);
+
+COMMENT ON VIEW @extschema@.hba_status IS
+'Each managed rule with its line number in the live pg_hba.conf, whether the loaded configuration has it, the number of an earlier line that matches its connections first, and any error.';
+
+CREATE TABLE @extschema@.standbys (
+    name        text PRIMARY KEY,
+    role_name   name NOT NULL,
+    address     cidr NOT NULL,
+    auth        text NOT NULL CHECK (auth IN ('scram-sha-256', 'cert')),
+    slot_name   name UNIQUE,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+COMMENT ON TABLE @extschema@.standbys IS
+'Standbys provisioned with add_standby(). Kept by pg_dump.';
+COMMENT ON COLUMN @extschema@.standbys.name IS 'The standby''s name: its application_name and slot name.';
+COMMENT ON COLUMN @extschema@.standbys.role_name IS 'The role it logs in as.';
+COMMENT ON COLUMN @extschema@.standbys.address IS 'The address it connects from.';
+COMMENT ON COLUMN @extschema@.standbys.auth IS 'scram-sha-256 or cert.';
+COMMENT ON COLUMN @extschema@.standbys.slot_name IS 'Its physical replication slot; NULL when it has none.';
+COMMENT ON COLUMN @extschema@.standbys.created_at IS 'When it was provisioned.';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.standbys', '');
+
+CREATE TYPE @extschema@.standby_provisioning AS (
+    standby_name       text,
+    role_name          name,
+    password           text,
+    slot_name          name,
+    primary_conninfo   text,
+    ca_certificate     text,
+    client_certificate text,
+    client_key         text
+);
+
+COMMENT ON TYPE @extschema@.standby_provisioning IS
+'What add_standby() returns: the names, the secrets made by this call (NULL otherwise), a primary_conninfo for the standby, and the CA bundle.';
+
+CREATE FUNCTION @extschema@.add_standby(
+    name text,
+    address cidr,
+    auth text DEFAULT 'scram-sha-256',
+    role_name name DEFAULT NULL,
+    create_slot boolean DEFAULT true)
+RETURNS SETOF @extschema@.standby_provisioning
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'add_standby';
+
+COMMENT ON FUNCTION @extschema@.add_standby(text, cidr, text, name, boolean) IS
+'Provisions a standby in one call: its LOGIN REPLICATION role, a hostssl replication rule for its address, a physical slot that reserves WAL from commit, and for auth => ''cert'' a client certificate. Secrets are returned once; called again with the same arguments it changes nothing.';
+
+CREATE FUNCTION @extschema@.remove_standby(name text, drop_slot boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'remove_standby';
+
+COMMENT ON FUNCTION @extschema@.remove_standby(text, boolean) IS
+'Removes a provisioned standby: its rule, its role, and with drop_slot its slot (refused while the slot is active); false when there is no such standby.';
+
+REVOKE ALL ON FUNCTION @extschema@.create_replication_role(name, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.drop_replication_role(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.hba_rules_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.hba_add(cidr, name, text, text, text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.hba_remove(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.hba_sync() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.hba_file_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.hba_file_status() TO pg_monitor;
+REVOKE ALL ON FUNCTION @extschema@.add_standby(text, cidr, text, name, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.remove_standby(text, boolean) FROM PUBLIC;
+REVOKE ALL ON @extschema@.hba_rules FROM PUBLIC;
+GRANT SELECT ON @extschema@.hba_rules TO pg_monitor;
+REVOKE ALL ON @extschema@.hba_status FROM PUBLIC;
+GRANT SELECT ON @extschema@.hba_status TO pg_monitor;
+REVOKE ALL ON @extschema@.standbys FROM PUBLIC;
+GRANT SELECT ON @extschema@.standbys TO pg_monitor;
+
+------------------------------------------------------------------------
+-- Health check
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.check()
+RETURNS TABLE (check_name text, status text, detail text, hint text)
+LANGUAGE sql STABLE
+AS $$
+WITH standby_counts AS (
+    SELECT count(*) AS standbys, count(slot_name) AS slots FROM @extschema@.standbys
+),
+lag AS (
+    SELECT * FROM @extschema@.replication_lag
+)
+SELECT 'wal_level',
+       CASE WHEN current_setting('wal_level') = 'minimal' THEN 'error' ELSE 'ok' END,
+       format('wal_level is %s.', current_setting('wal_level')),
+       CASE WHEN current_setting('wal_level') = 'minimal'
+            THEN 'Standbys need wal_level = replica: run pgrepl_admin.prepare_primary(apply => true) and restart.' END
+UNION ALL
+SELECT 'max_wal_senders',
+       CASE WHEN current_setting('max_wal_senders')::int < c.standbys THEN 'error'
+            WHEN current_setting('max_wal_senders')::int < c.standbys + 2 THEN 'warning'
+            ELSE 'ok' END,
+       format('max_wal_senders is %s for %s registered standby(s).', current_setting('max_wal_senders'), c.standbys),
+       CASE WHEN current_setting('max_wal_senders')::int < c.standbys + 2
+            THEN 'Each standby needs a WAL sender and a base backup two more: run pgrepl_admin.prepare_primary(apply => true) and restart.' END
+FROM standby_counts c
+UNION ALL
+SELECT 'max_replication_slots',
+       CASE WHEN current_setting('max_replication_slots')::int < c.slots THEN 'error'
+            WHEN current_setting('max_replication_slots')::int < c.slots + 1 THEN 'warning'
+            ELSE 'ok' END,
+       format('max_replication_slots is %s for %s registered slot(s).', current_setting('max_replication_slots'), c.slots),
+       CASE WHEN current_setting('max_replication_slots')::int < c.slots + 1
+            THEN 'Each standby''s slot and a base backup''s temporary slot need one: run pgrepl_admin.prepare_primary(apply => true) and restart.' END
+FROM standby_counts c
+UNION ALL
+SELECT 'ssl',
+       CASE WHEN current_setting('ssl') = 'on' THEN 'ok' ELSE 'warning' END,
+       format('ssl is %s.', current_setting('ssl')),
+       CASE WHEN current_setting('ssl') <> 'on'
+            THEN 'Without TLS, replication carries every change in clear text: run pgrepl_admin.rotate_server_cert().' END
+UNION ALL
+SELECT 'server_certificate',
+       CASE WHEN s.kind IS NULL THEN 'ok'
+            WHEN s.expires_in < interval '0' THEN 'error'
+            WHEN s.served IS FALSE THEN 'warning'
+            WHEN s.expires_in < interval '7 days' THEN 'warning'
+            ELSE 'ok' END,
+       CASE WHEN s.kind IS NULL THEN 'No managed server certificate.'
+            ELSE format('The managed server certificate (serial %s) expires at %s%s.', s.serial, s.not_after,
+                        CASE WHEN s.served IS FALSE THEN '; the server presents another certificate' ELSE '' END) END,
+       CASE WHEN s.kind IS NOT NULL AND (s.expires_in < interval '7 days' OR s.served IS FALSE)
+            THEN 'Run pgrepl_admin.rotate_server_cert(), and check that pgrepl_admin.cert_auto_renew is on and the cert_renew task succeeds.' END
+FROM (SELECT 1) one LEFT JOIN @extschema@.certificates s ON s.kind = 'server'
+UNION ALL
+SELECT 'ca_certificate',
+       CASE WHEN a.kind IS NULL THEN 'ok'
+            WHEN a.expires_in < interval '0' THEN 'error'
+            WHEN a.expires_in < (a.not_after - a.not_before) / 3 THEN 'warning'
+            ELSE 'ok' END,
+       CASE WHEN a.kind IS NULL THEN 'No certificate authority.'
+            ELSE format('The CA (serial %s) expires at %s.', a.serial, a.not_after) END,
+       CASE WHEN a.kind IS NOT NULL AND a.expires_in < (a.not_after - a.not_before) / 3
+            THEN 'Replace it with pgrepl_admin.ca_init(replace => true), give the new pgrepl_admin.ca_certificate() to the standbys, rotate, then retire the old CA.' END
+FROM (SELECT 1) one LEFT JOIN @extschema@.certificates a ON a.kind = 'ca'
+UNION ALL
+SELECT 'fsync',
+       CASE WHEN current_setting('fsync') = 'on' THEN 'ok' ELSE 'error' END,
+       format('fsync is %s.', current_setting('fsync')),
+       CASE WHEN current_setting('fsync') <> 'on'
+            THEN 'With fsync off a crash can corrupt the primary and every standby that follows it: set fsync = on.' END
+UNION ALL
+SELECT 'full_page_writes',
+       CASE WHEN current_setting('full_page_writes') = 'on' THEN 'ok' ELSE 'error' END,
+       format('full_page_writes is %s.', current_setting('full_page_writes')),
+       CASE WHEN current_setting('full_page_writes') <> 'on'
+            THEN 'Torn pages after a crash cannot be repaired without it: set full_page_writes = on.' END
+UNION ALL
+SELECT 'synchronous_commit',
+       CASE WHEN current_setting('synchronous_commit') = 'off' THEN 'warning' ELSE 'ok' END,
+       format('synchronous_commit is %s; synchronous_standby_names is ''%s''.',
+              current_setting('synchronous_commit'), current_setting('synchronous_standby_names')),
+       CASE WHEN current_setting('synchronous_commit') = 'off'
+            THEN 'Transactions are acknowledged before their WAL is flushed: a crash can lose the last ones. Set it to on unless that loss is accepted.' END
+UNION ALL
+SELECT 'inactive_slots',
+       CASE WHEN count(*) = 0 THEN 'ok'
+            WHEN bool_or(l.slot_wal_status = 'lost') THEN 'error'
+            WHEN current_setting('max_slot_wal_keep_size') = '-1' THEN 'warning'
+            WHEN bool_or(l.slot_safe_wal_size < l.slot_retained_bytes) THEN 'warning'
+            ELSE 'ok' END,
+       format('%s inactive slot(s) hold %s bytes of WAL; max_slot_wal_keep_size is %s%s.',
+              count(*), COALESCE(sum(l.slot_retained_bytes), 0), current_setting('max_slot_wal_keep_size'),
+              COALESCE('; closest to the cap: ' || min(l.slot_safe_wal_size) || ' bytes left', '')),
+       CASE WHEN count(*) > 0
+            THEN 'Reconnect the standbys or drop what is no longer needed (pgrepl_admin.remove_standby or pg_drop_replication_slot); cap retention with max_slot_wal_keep_size.' END
+FROM lag l
+WHERE l.pid IS NULL AND l.slot_wal_status IS NOT NULL AND l.slot_retained_bytes IS NOT NULL
+UNION ALL
+SELECT 'standbys',
+       CASE WHEN pg_is_in_recovery() THEN 'ok'
+            WHEN bool_or(l.status = 'stalled') THEN 'error'
+            WHEN bool_or(l.status IN ('disconnected', 'lagging')) THEN 'warning'
+            ELSE 'ok' END,
+       CASE WHEN pg_is_in_recovery() THEN 'This server is a standby: see pgrepl_admin.standby_status.'
+            ELSE format('%s streaming, %s catching up, %s lagging, %s stalled, %s disconnected%s.',
+                        count(*) FILTER (WHERE l.status = 'streaming'), count(*) FILTER (WHERE l.status = 'catchup'),
+                        count(*) FILTER (WHERE l.status = 'lagging'), count(*) FILTER (WHERE l.status = 'stalled'),
+                        count(*) FILTER (WHERE l.status = 'disconnected'),
+                        COALESCE(': ' || string_agg(l.standby_name || ' ' || l.status, ', ' ORDER BY l.standby_name)
+                                 FILTER (WHERE l.status IN ('lagging', 'stalled', 'disconnected')), '')) END,
+       CASE WHEN NOT pg_is_in_recovery() AND bool_or(l.status IN ('stalled', 'disconnected', 'lagging'))
+            THEN 'Look at pgrepl_admin.replication_lag and the standbys'' logs.' END
+FROM (SELECT 1) one LEFT JOIN lag l ON l.status <> 'orphaned-slot'
+UNION ALL
+SELECT 'password_encryption',
+       CASE WHEN current_setting('password_encryption') = 'scram-sha-256' THEN 'ok' ELSE 'warning' END,
+       format('password_encryption is %s.', current_setting('password_encryption')),
+       CASE WHEN current_setting('password_encryption') <> 'scram-sha-256'
+            THEN 'Set password_encryption = scram-sha-256; md5 hashes can be replayed.' END
+UNION ALL
+SELECT 'listen_addresses',
+       CASE WHEN current_setting('listen_addresses') = '' THEN 'warning' ELSE 'ok' END,
+       format('listen_addresses is ''%s''.', current_setting('listen_addresses')),
+       CASE WHEN current_setting('listen_addresses') = ''
+            THEN 'Standbys connect over TCP: run pgrepl_admin.prepare_primary(listen_addresses => ..., apply => true) and restart.' END
+UNION ALL
+SELECT 'archiving',
+       CASE WHEN current_setting('archive_mode') = 'off' THEN 'ok'
+            WHEN a.last_failed_time > COALESCE(a.last_archived_time, '-infinity') THEN 'error'
+            ELSE 'ok' END,
+       CASE WHEN current_setting('archive_mode') = 'off' THEN 'archive_mode is off; standbys rely on their slots for WAL.'
+            ELSE format('archive_mode is %s; %s archived, %s failed, last failure at %s.', current_setting('archive_mode'),
+                        a.archived_count, a.failed_count, COALESCE(a.last_failed_time::text, 'none')) END,
+       CASE WHEN current_setting('archive_mode') <> 'off' AND a.last_failed_time > COALESCE(a.last_archived_time, '-infinity')
+            THEN 'archive_command is failing: WAL piles up in pg_wal. Look at the server log.' END
+FROM pg_stat_archiver a
+UNION ALL
+SELECT 'hba_rules',
+       CASE WHEN count(*) FILTER (WHERE h.line_number IS NULL OR h.error IS NOT NULL) > 0 THEN 'error'
+            WHEN count(*) FILTER (WHERE NOT h.loaded OR h.shadowed_by IS NOT NULL) > 0 THEN 'warning'
+            ELSE 'ok' END,
+       format('%s managed rule(s): %s missing from pg_hba.conf or in error, %s not loaded, %s shadowed by an earlier line.',
+              count(*), count(*) FILTER (WHERE h.line_number IS NULL OR h.error IS NOT NULL),
+              count(*) FILTER (WHERE NOT h.loaded), count(*) FILTER (WHERE h.shadowed_by IS NOT NULL)),
+       CASE WHEN count(*) FILTER (WHERE h.line_number IS NULL OR h.error IS NOT NULL OR NOT h.loaded
+                                  OR h.shadowed_by IS NOT NULL) > 0
+            THEN 'See pgrepl_admin.hba_status; pgrepl_admin.hba_sync() rewrites the managed block and reloads.' END
+FROM @extschema@.hba_status h
+UNION ALL
+SELECT 'backups',
+       CASE WHEN NOT preloaded THEN 'ok'
+            WHEN (SELECT count(*) FROM @extschema@.backups b
+                  WHERE b.state IN ('starting', 'running', 'stopping')
+                    AND b.started_at < now() - interval '1 hour') > 0 THEN 'warning'
+            ELSE 'ok' END,
+       CASE WHEN NOT preloaded THEN 'Backups need pgrepl_admin in shared_preload_libraries.'
+            ELSE (SELECT format('%s backup(s) in progress%s.', count(*),
+                                COALESCE(', the oldest started at ' || min(b.started_at), ''))
+                  FROM @extschema@.backups b
+                  WHERE b.state IN ('starting', 'running', 'stopping')) END,
+       CASE WHEN preloaded AND (SELECT count(*) FROM @extschema@.backups b
+                                WHERE b.state IN ('starting', 'running', 'stopping')
+                                  AND b.started_at < now() - interval '1 hour') > 0
+            THEN 'A backup has run for more than an hour: finish it with pgrepl_admin.backup_stop() or give up with pgrepl_admin.backup_abort(); it ends by itself at its time-out.' END
+FROM (SELECT current_setting('shared_preload_libraries') ~ '(^|[\s,])pgrepl_admin([\s,]|$)' AS preloaded) p
+UNION ALL
+SELECT 'maintenance_worker',
+       CASE WHEN NOT preloaded THEN 'error'
+            ELSE (SELECT CASE WHEN bool_or(w.worker_pid IS NULL) THEN 'error'
+                              WHEN bool_or(w.last_outcome = 'error') THEN 'warning'
+                              ELSE 'ok' END
+                  FROM @extschema@.worker_status w) END,
+       CASE WHEN NOT preloaded THEN 'pgrepl_admin is not in shared_preload_libraries.'
+            ELSE (SELECT CASE WHEN bool_or(w.worker_pid IS NULL) THEN 'The maintenance worker is not running.'
+                              ELSE format('The worker (pid %s) runs in database %s%s.', min(w.worker_pid),
+                                          current_setting('pgrepl_admin.database', true),
+                                          COALESCE('; failing: ' || string_agg(w.task, ', ') FILTER (WHERE w.last_outcome = 'error'), ''))
+                         END
+                  FROM @extschema@.worker_status w) END,
+       CASE WHEN NOT preloaded THEN 'Add pgrepl_admin to shared_preload_libraries and restart the server.'
+            ELSE (SELECT CASE WHEN bool_or(w.worker_pid IS NULL)
+                              THEN 'Look in the server log for the worker; it restarts by itself after a crash.'
+                              WHEN bool_or(w.last_outcome = 'error')
+                              THEN 'See pgrepl_admin.worker_status for the failing tasks'' errors.' END
+                  FROM @extschema@.worker_status w) END
+FROM (SELECT current_setting('shared_preload_libraries') ~ '(^|[\s,])pgrepl_admin([\s,]|$)' AS preloaded) p
+$$;
+
+COMMENT ON FUNCTION @extschema@.check() IS
+'Health check of the primary and its replication: one row per check with status ok, warning or error, a detail and, when not ok, a hint.';
+
+REVOKE ALL ON FUNCTION @extschema@.check() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.check() TO pg_monitor;
