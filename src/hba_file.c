@@ -52,6 +52,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "compat.h"
 #include "durable_file.h"
 #include "hba_file.h"
 #include "hba_text.h"
@@ -139,7 +140,7 @@ hba_file_lock_rules(void)
 		return;
 	relid = hba_rules_relid();
 	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
-	held = LockHeldByMe(&tag, ShareRowExclusiveLock);
+	held = pgrepl_lock_held_by_me(&tag, ShareRowExclusiveLock);
 	LockRelationOid(relid, ShareRowExclusiveLock);
 	if (held || !IsolationUsesXactSnapshot())
 		return;
@@ -303,7 +304,7 @@ line_number_at(const char *text, size_t off)
 static List *
 parse_lines(const char *filename, FILE *file, const char *text, size_t len)
 {
-	List	   *tok_lines = NIL;
+	PgreplTokenized tokenized;
 	List	   *lines = NIL;
 	ListCell   *lc;
 	size_t		start;
@@ -317,22 +318,29 @@ parse_lines(const char *filename, FILE *file, const char *text, size_t len)
 		last_block_line = line_number_at(text, end) - 1;
 	}
 
-	(void) tokenize_auth_file(filename, file, &tok_lines, DEBUG3);
-	foreach(lc, tok_lines)
+	/* the tokens live until pgrepl_tokenize_end(): copy what we keep */
+	pgrepl_tokenize_begin(&tokenized, filename, file);
+	foreach(lc, tokenized.lines)
 	{
 		TokenizedAuthLine *tok = lfirst(lc);
 		HbaFileLine *line = palloc0(sizeof(HbaFileLine));
+		const char *file_name = PGREPL_TOK_FILE_NAME(tok, filename);
 
+		line->file_name = pstrdup(file_name);
+		line->included = strcmp(file_name, filename) != 0;
 		line->line_num = tok->line_num;
-		line->raw_line = tok->raw_line;
+		line->raw_line = pstrdup(tok->raw_line);
 		line->rule_id = -1;
-		if (tok->line_num > first_block_line && tok->line_num < last_block_line)
+		if (!line->included &&
+			tok->line_num > first_block_line && tok->line_num < last_block_line)
 			line->rule_id = hba_line_rule_id(tok->raw_line, strlen(tok->raw_line));
 		if (tok->err_msg == NULL)
 			line->parsed = parse_hba_line(tok, DEBUG3);
-		line->error = tok->err_msg;
+		else
+			line->error = pstrdup(tok->err_msg);
 		lines = lappend(lines, line);
 	}
+	pgrepl_tokenize_end(&tokenized);
 	return lines;
 }
 

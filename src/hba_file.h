@@ -28,7 +28,9 @@ typedef struct HbaRule
 /* one line of a pg_hba.conf as the server's parser sees it */
 typedef struct HbaFileLine
 {
-	int			line_num;
+	char	   *file_name;		/* pg_hba.conf, or a file it includes (16) */
+	bool		included;		/* the line is in an included file */
+	int			line_num;		/* in file_name */
 	char	   *raw_line;
 	int64		rule_id;		/* the managed rule on this line, or -1 */
 	HbaLine    *parsed;			/* NULL when the server rejects the line */

@@ -51,6 +51,7 @@
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
 
+#include "compat.h"
 #include "prepare_primary.h"
 #include "server_config.h"
 #include "sql_args.h"
@@ -116,16 +117,11 @@ server_int(const char *name)
 static GucContext
 setting_context(const char *name)
 {
-	struct config_generic **vars = get_guc_variables();
-	int			n = GetNumConfigOptions();
+	int			context = pgrepl_guc_context(name);
 
-	for (int i = 0; i < n; i++)
-	{
-		if (pg_strcasecmp(vars[i]->name, name) == 0)
-			return vars[i]->context;
-	}
-	elog(ERROR, "unrecognized configuration parameter \"%s\"", name);
-	return PGC_INTERNAL;		/* keep the compiler quiet */
+	if (context < 0)
+		elog(ERROR, "unrecognized configuration parameter \"%s\"", name);
+	return (GucContext) context;
 }
 
 /*

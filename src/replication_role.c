@@ -38,6 +38,7 @@
 
 #include "hba_file.h"
 #include "replication_role.h"
+#include "compat.h"
 #include "scram_secret.h"
 #include "spi_query.h"
 #include "sql_args.h"
@@ -60,7 +61,7 @@ generate_password(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not generate random bytes for a password")));
-	n = pg_b64_encode((const char *) raw, sizeof(raw), out, len);
+	n = pgrepl_b64_encode(raw, sizeof(raw), out, len);
 	explicit_bzero(raw, sizeof(raw));
 	if (n < 0)
 		elog(ERROR, "could not encode a password");

@@ -44,6 +44,7 @@
 #include "common/saslprep.h"
 #include "common/scram-common.h"
 
+#include "compat.h"
 #include "scram_secret.h"
 
 /* data in base64, palloc'd and terminated */
@@ -52,7 +53,7 @@ base64(const uint8 *data, int len)
 {
 	int			enclen = pg_b64_enc_len(len);
 	char	   *out = palloc(enclen + 1);
-	int			n = pg_b64_encode((const char *) data, len, out, enclen);
+	int			n = pgrepl_b64_encode(data, len, out, enclen);
 
 	if (n < 0)
 		elog(ERROR, "could not encode a SCRAM secret");
@@ -127,22 +128,24 @@ pbkdf2_hmac_sha256(const char *password, size_t password_len,
 
 /*
  * scram_secret_build
- *		The SCRAM-SHA-256 secret of password with a new random salt and
- *		SCRAM_DEFAULT_ITERATIONS, palloc'd, byte for byte in the format of
- *		pg_be_scram_build_secret().
+ *		The SCRAM-SHA-256 secret of password with a new random salt and the
+ *		iteration count CREATE ROLE ... PASSWORD would use here (the
+ *		scram_iterations setting from 16), palloc'd, byte for byte in the
+ *		format of pg_be_scram_build_secret().
  */
 char *
 scram_secret_build(const char *password)
 {
 	uint8		salt[SCRAM_DEFAULT_SALT_LEN];
-	uint8		salted_password[SCRAM_KEY_LEN];
-	uint8		client_key[SCRAM_KEY_LEN];
-	uint8		stored_key[SCRAM_KEY_LEN];
-	uint8		server_key[SCRAM_KEY_LEN];
+	uint8		salted_password[SCRAM_SHA_256_KEY_LEN];
+	uint8		client_key[SCRAM_SHA_256_KEY_LEN];
+	uint8		stored_key[SCRAM_SHA_256_KEY_LEN];
+	uint8		server_key[SCRAM_SHA_256_KEY_LEN];
 	char	   *prep_password = NULL;
 	const char *reason = NULL;
 	bool		ok;
 	char	   *result;
+	int			iterations = pgrepl_scram_iterations();
 
 	if (!pg_strong_random(salt, sizeof(salt)))
 		ereport(ERROR,
@@ -154,15 +157,15 @@ scram_secret_build(const char *password)
 		password = prep_password;
 
 	ERR_clear_error();
-	StaticAssertStmt(SCRAM_KEY_LEN == SHA256_DIGEST_LENGTH, "SCRAM-SHA-256 keys are SHA-256 digests");
+	StaticAssertStmt(SCRAM_SHA_256_KEY_LEN == SHA256_DIGEST_LENGTH, "SCRAM-SHA-256 keys are SHA-256 digests");
 	ok = pbkdf2_hmac_sha256(password, strlen(password), salt, sizeof(salt),
-							SCRAM_DEFAULT_ITERATIONS, salted_password) &&
-		HMAC(EVP_sha256(), salted_password, SCRAM_KEY_LEN,
+							iterations, salted_password) &&
+		HMAC(EVP_sha256(), salted_password, SCRAM_SHA_256_KEY_LEN,
 			 (const unsigned char *) "Client Key", strlen("Client Key"),
 			 client_key, NULL) != NULL &&
-		EVP_Digest(client_key, SCRAM_KEY_LEN, stored_key, NULL,
+		EVP_Digest(client_key, SCRAM_SHA_256_KEY_LEN, stored_key, NULL,
 				   EVP_sha256(), NULL) == 1 &&
-		HMAC(EVP_sha256(), salted_password, SCRAM_KEY_LEN,
+		HMAC(EVP_sha256(), salted_password, SCRAM_SHA_256_KEY_LEN,
 			 (const unsigned char *) "Server Key", strlen("Server Key"),
 			 server_key, NULL) != NULL;
 	if (!ok)
@@ -186,7 +189,7 @@ scram_secret_build(const char *password)
 						reason ? reason : "no OpenSSL error reported")));
 	}
 
-	result = psprintf("SCRAM-SHA-256$%d:%s$%s:%s", SCRAM_DEFAULT_ITERATIONS,
+	result = psprintf("SCRAM-SHA-256$%d:%s$%s:%s", iterations,
 					  base64(salt, sizeof(salt)),
 					  base64(stored_key, sizeof(stored_key)),
 					  base64(server_key, sizeof(server_key)));

@@ -26,6 +26,7 @@
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 
+#include "compat.h"
 #include "sql_version.h"
 
 #ifndef PGREPL_VERSION
@@ -79,7 +80,7 @@ pgrepl_require_sql_version(void)
 	static LocalTransactionId checked_in = InvalidLocalTransactionId;
 	char	   *installed;
 
-	if (checked_in == MyProc->lxid)
+	if (checked_in == PGREPL_MY_LXID)
 		return;
 	installed = pgrepl_installed_sql_version();
 	if (installed != NULL && strcmp(installed, PGREPL_VERSION) != 0)
@@ -89,5 +90,5 @@ pgrepl_require_sql_version(void)
 						installed, PGREPL_VERSION),
 				 errhint("Run ALTER EXTENSION pgrepl_admin UPDATE (or install the library that matches version %s).",
 						 installed)));
-	checked_in = MyProc->lxid;
+	checked_in = PGREPL_MY_LXID;
 }
