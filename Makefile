@@ -78,9 +78,11 @@ fuzz: fuzz/hba_text_fuzz
 
 .PHONY: fuzz
 
-# Debian package postgresql-15-pgrepl-admin, built with dpkg-buildpackage from
-# a copy of the tree so the checkout is left as it was: make deb
-# The .deb lands in build-deb/.
+# Debian package postgresql-NN-pgrepl-admin for the server PG_CONFIG belongs
+# to, built with dpkg-buildpackage from a copy of the tree so the checkout is
+# left as it was: make deb [PG_CONFIG=/usr/lib/postgresql/NN/bin/pg_config]
+# debian/control is made from debian/control.in for that version.  The .deb
+# lands in build-deb/.
 DEB_SRC = build-deb/pgrepl-admin-$(EXTVERSION)
 deb:
 	rm -rf build-deb
@@ -88,6 +90,7 @@ deb:
 	tar -C $(srcdir) --exclude=.git --exclude=./build-deb --exclude=./tmp_check \
 		--exclude=./tmp_check_regress --exclude=./results --exclude='*.o' \
 		--exclude='*.so' --exclude='*.bc' -cf - . | tar -C $(DEB_SRC) -xf -
+	sed 's/PGVERSION/$(MAJORVERSION)/g' $(srcdir)/debian/control.in > $(DEB_SRC)/debian/control
 	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
 	@ls build-deb/*.deb
 

@@ -1,21 +1,53 @@
 #!/usr/bin/env bash
-# install-deps.sh: install what building, testing and demonstrating
-# pgrepl_admin needs on Debian 12, with apt-get.  Run as root.  Packages that
-# are already installed are not fetched again.
+# install-deps.sh: install what building, packaging and testing pgrepl_admin
+# against PostgreSQL NN needs on Debian, with apt-get.  Run as root.
+# Packages that are already installed are not fetched again.
+#
+# Usage: install-deps.sh [NN]          install for PostgreSQL NN (default 15,
+#                                      Debian 12's own)
+#        install-deps.sh --list [NN]   print the package list and exit (the
+#                                      test matrix gives it to debootstrap)
+#        install-deps.sh --host        also what only the machine running the
+#                                      matrix needs: debootstrap (the other
+#                                      versions' chroots) and clang (the
+#                                      libFuzzer harness)
 set -euo pipefail
 
+list=0
+host=0
+major=15
+for arg in "$@"; do
+    case "$arg" in
+        --list) list=1 ;;
+        --host) host=1 ;;
+        [0-9]*) major=$arg ;;
+        *) echo "usage: $0 [--list] [--host] [NN]" >&2; exit 2 ;;
+    esac
+done
+
 packages=(
-    make gcc                      # the compiler and PGXS's make
-    postgresql-15                 # the server the extension runs in
-    postgresql-server-dev-15      # its headers and PGXS
+    make gcc build-essential      # the compiler, PGXS's make, and what dpkg-buildpackage checks for
+    "postgresql-$major"           # the server the extension runs in
+    "postgresql-server-dev-$major" # its headers and PGXS
     libssl-dev                    # OpenSSL 3 libcrypto/libssl headers
     libipc-run-perl               # for the TAP tests (PostgreSQL::Test::Cluster)
     rsync                         # standby cloning
     openssl                       # tests only: a hand-made certificate, as users make today
-    clang                         # tests only: the libFuzzer harness (make fuzz)
-    libclang-rt-14-dev            # its fuzzer and sanitizer runtimes
-    debhelper dpkg-dev fakeroot   # make deb: the postgresql-15-pgrepl-admin package
+    procps                        # tests only: ps and pkill
+    debhelper dpkg-dev fakeroot   # make deb: the postgresql-NN-pgrepl-admin package
 )
+if [ "$host" -eq 1 ]; then
+    packages+=(
+        debootstrap               # the chroots of the versions Debian 12 does not have
+        clang libclang-rt-14-dev  # the libFuzzer harness (make fuzz) and its runtimes
+    )
+fi
+
+if [ "$list" -eq 1 ]; then
+    echo "${packages[*]}"
+    exit 0
+fi
+
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
