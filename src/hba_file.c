@@ -336,7 +336,8 @@ parse_lines(const char *filename, FILE *file, const char *text, size_t len)
 			line->rule_id = hba_line_rule_id(tok->raw_line, strlen(tok->raw_line));
 		if (tok->err_msg == NULL)
 			line->parsed = parse_hba_line(tok, DEBUG3);
-		else
+		/* the tokenizer's message, or the one parse_hba_line() set */
+		if (tok->err_msg != NULL)
 			line->error = pstrdup(tok->err_msg);
 		lines = lappend(lines, line);
 	}

@@ -299,8 +299,12 @@ sub standby_problem
 		  SELECT r.rule_id || ': a rule without its standby' FROM pgrepl_admin.hba_rules r
 		  WHERE r.role_name LIKE 'sb\_%' AND NOT EXISTS (SELECT FROM pgrepl_admin.standbys s WHERE s.role_name = r.role_name)
 		  UNION ALL
+		  -- a kill between the slot's creation and its WAL reservation leaves
+		  -- a slot that holds no WAL (restart_lsn NULL): the view shows only
+		  -- slots holding WAL, and a retry of add_standby adopts it
 		  SELECT p.slot_name || ': a slot of no standby, not shown as orphaned-slot' FROM pg_replication_slots p
 		  WHERE NOT EXISTS (SELECT FROM pgrepl_admin.standbys s WHERE s.slot_name = p.slot_name)
+		    AND p.restart_lsn IS NOT NULL
 		    AND NOT EXISTS (SELECT FROM pgrepl_admin.replication_lag l
 		                    WHERE l.slot_name = p.slot_name AND l.status = 'orphaned-slot')
 		) problems});
