@@ -1,5 +1,7 @@
 -- prepare_primary(): the dry run on the regression instance, and its
 -- refusals.  Applying changes and restarting is covered by the TAP suite.
+-- expected/prepare_primary_1.out is for servers whose initdb turns data
+-- checksums on by default (18), where wal_log_hints is not needed.
 \set VERBOSITY terse
 
 -- One row per setting, in a fixed order.  max_slot_wal_keep_size's

@@ -388,6 +388,11 @@ cert_rotate_server(List *hostnames, int64 valid_seconds, CertKeyType key_type)
 	char	   *ca_pem;
 	CertEntry  *entry;
 
+	if (!cert_ssl_files_managed() || !setting_is("ssl", "on"))
+		pgrepl_require_alter_system("a rotation that turns TLS on",
+									psprintf("Set ssl = on, ssl_cert_file and ssl_key_file = '%s' and ssl_ca_file = '%s' in postgresql.conf yourself and reload, or turn allow_alter_system on.",
+											 CERT_STORE_SERVER, CERT_STORE_BUNDLE));
+
 	cert_store_lock();
 	ca_pem = cert_ca_pem(true);
 	cert_check_within_ca(valid_seconds, ca_pem);

@@ -183,6 +183,21 @@ pgrepl_tokenize_end(PgreplTokenized *tok)
 	tok->lines = NIL;
 }
 
+/*
+ * pgrepl_token_is_regex
+ *		Whether a database or role token of a parsed pg_hba.conf line is a
+ *		regular expression (a token starting with "/", from 16).
+ */
+static inline bool
+pgrepl_token_is_regex(const AuthToken *tok)
+{
+#if PG_VERSION_NUM >= 160000
+	return tok->regex != NULL;
+#else
+	return false;
+#endif
+}
+
 /* The file a tokenized line came from (16 follows include lines). */
 #if PG_VERSION_NUM >= 160000
 #define PGREPL_TOK_FILE_NAME(tok, top) ((tok)->file_name)

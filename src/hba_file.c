@@ -394,7 +394,7 @@ report_rejected(const HbaFileLine *line)
 				 errhint("pg_hba.conf was left as it was.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_CONFIG_FILE_ERROR),
-			 errmsg("line %d of \"%s\" is invalid: %s", line->line_num, HbaFileName, why),
+			 errmsg("line %d of \"%s\" is invalid: %s", line->line_num, line->file_name, why),
 			 errdetail("The line is outside the pgrepl_admin managed block: %s.", line->raw_line),
 			 errhint("The server would not load the file; correct the line by hand, then call pgrepl_admin.hba_sync().")));
 }
@@ -426,9 +426,9 @@ hba_file_check_rule(const HbaRule *rule)
  * server's parser accepted in this backend, byte for byte, and the file
  * they were for.  A candidate whose lines outside the block are the same
  * needs only its block parsed: the parser's verdict on a line depends on
- * its text alone, except for @file references (their files may change) and
- * a line continued into the block, which therefore always get the whole
- * file parsed.
+ * its text alone, except for @file references and include lines (their
+ * files may change) and a line continued into the block, which therefore
+ * always get the whole file parsed.
  */
 static char *checked_outside = NULL;
 static size_t checked_outside_len = 0;
@@ -446,8 +446,36 @@ outside_block_accepted(const char *text, size_t len, size_t start, size_t end)
 }
 
 /*
- * Whether text may hold an @file reference: an @ outside a comment (quoted
- * or not: a quoted one is no reference, but this errs on the safe side).
+ * Whether the line that starts at text begins with an include directive
+ * (include, include_if_exists, include_dir: PostgreSQL 16), quoted or not,
+ * as the tokenizer reads its first field.
+ */
+static bool
+is_include_line(const char *text, size_t len)
+{
+	static const char *const directives[] = {"include_if_exists", "include_dir", "include"};
+	size_t		i = 0;
+
+	while (i < len && (text[i] == ' ' || text[i] == '\t'))
+		i++;
+	if (i < len && text[i] == '"')
+		i++;
+	for (int d = 0; d < lengthof(directives); d++)
+	{
+		size_t		n = strlen(directives[d]);
+
+		if (len - i > n && strncmp(text + i, directives[d], n) == 0 &&
+			strchr(" \t\"", text[i + n]) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether text may refer to other files: an @file reference (an @ outside
+ * a comment, quoted or not: a quoted one is no reference, but this errs on
+ * the safe side) or an include line (16), whose files may change while
+ * this text does not.
  */
 static bool
 has_file_reference(const char *text, size_t len)
@@ -456,6 +484,8 @@ has_file_reference(const char *text, size_t len)
 
 	for (size_t i = 0; i < len; i++)
 	{
+		if ((i == 0 || text[i - 1] == '\n') && is_include_line(text + i, len - i))
+			return true;
 		if (text[i] == '\n')
 			quoted = false;
 		else if (text[i] == '"')

@@ -32,6 +32,7 @@
 #include "utils/inet.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "durable_file.h"
 #include "hba_sql.h"
 #include "spi_query.h"
@@ -60,6 +61,25 @@ in_list(const char *value, const char *const *list)
 }
 
 /*
+ * check_not_regex_name
+ *		Refuse a role or database name that starts with "/": from
+ *		PostgreSQL 16 pg_hba.conf reads such a token as a regular
+ *		expression, even quoted, so the rule would admit other names.  It is
+ *		refused on every version, so that no rule changes meaning when the
+ *		server is upgraded.
+ */
+static void
+check_not_regex_name(const char *kind, const char *name)
+{
+	if (name[0] == '/')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s name \"%s\" cannot be used in a pg_hba.conf rule", kind, name),
+				 errdetail("From PostgreSQL 16 on, pg_hba.conf reads a name that starts with \"/\" as a regular expression, even when it is quoted."),
+				 errhint("Use a %s whose name does not start with \"/\".", kind)));
+}
+
+/*
  * check_rule
  *		Every check of a new rule, before anything changes: fields, names
  *		that must exist, and what is refused unless forced.
@@ -80,6 +100,8 @@ check_rule(const HbaRule *rule, int family, int bits, bool force)
 				 errmsg("unsupported authentication method \"%s\"", rule->method),
 				 errhint("Use scram-sha-256, cert, md5, reject, or with force => true trust or password.")));
 	hba_file_check_fields(rule);
+	check_not_regex_name("role", rule->role_name);
+	check_not_regex_name("database", rule->database);
 
 	if (!OidIsValid(get_role_oid(rule->role_name, true)))
 		ereport(ERROR,
@@ -350,6 +372,9 @@ databases_cover(const List *databases, const HbaRule *rule)
 	{
 		const AuthToken *tok = lfirst(lc);
 
+		/* a regular expression may match it: possibly covering */
+		if (pgrepl_token_is_regex(tok))
+			return true;
 		if (!tok->quoted && strcmp(tok->string, replication ? "replication" : "all") == 0)
 			return true;
 		if (!replication && (tok->quoted || strcmp(tok->string, "replication") != 0) &&
@@ -370,6 +395,8 @@ roles_cover(const List *roles, const HbaRule *rule)
 	{
 		const AuthToken *tok = lfirst(lc);
 
+		if (pgrepl_token_is_regex(tok))
+			return true;
 		if (!tok->quoted && strcmp(tok->string, "all") == 0)
 			return true;
 		if (!tok->quoted && tok->string[0] == '+')
@@ -498,8 +525,11 @@ hba_file_status(PG_FUNCTION_ARGS)
 		else if (mine->error != NULL)
 			error = mine->error;
 		else if (bad != NULL)
-			error = psprintf("line %d of pg_hba.conf is invalid (%s), so the server keeps its previous rules",
-							 bad->line_num, bad->error ? bad->error : "invalid line");
+			error = psprintf("line %d of \"%s\" is invalid (%s), so the server keeps its previous rules",
+							 bad->line_num, bad->file_name, bad->error ? bad->error : "invalid line");
+		else if (shadow != NULL && shadow->included)
+			error = psprintf("line %d of \"%s\", included in pg_hba.conf before the rule, may match its connections first",
+							 shadow->line_num, shadow->file_name);
 		else if (shadow != NULL)
 			error = "an earlier line of pg_hba.conf matches its connections first (see shadowed_by)";
 

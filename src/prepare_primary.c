@@ -666,6 +666,8 @@ apply_rows(PlanRow *rows, int n)
 
 		if (!row->change || !row->applicable)
 			continue;
+		pgrepl_require_alter_system("prepare_primary(apply => true)",
+									"Set the recommended values in postgresql.conf yourself (prepare_primary() without apply shows them), or turn allow_alter_system on.");
 		if (pg_parameter_aclcheck(row->setting, GetUserId(), ACL_ALTER_SYSTEM) != ACLCHECK_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

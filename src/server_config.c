@@ -60,6 +60,26 @@ pgrepl_alter_system_set(const char *name, const char *value)
 }
 
 /*
+ * pgrepl_require_alter_system
+ *		Refuse, before anything is written, what would change settings with
+ *		ALTER SYSTEM while the server does not allow it (allow_alter_system,
+ *		from PostgreSQL 17).  what names the caller's action for the
+ *		message; hint says how to do without.
+ */
+void
+pgrepl_require_alter_system(const char *what, const char *hint)
+{
+	const char *allowed = GetConfigOption("allow_alter_system", true, false);
+
+	if (allowed != NULL && strcmp(allowed, "off") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s needs ALTER SYSTEM, which this server does not allow", what),
+				 errdetail("allow_alter_system is off; nothing was changed."),
+				 errhint("%s", hint)));
+}
+
+/*
  * pgrepl_reload_server_config
  *		Signal the postmaster to reload its configuration files, as
  *		pg_reload_conf() does.  The reload happens asynchronously: a caller

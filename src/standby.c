@@ -39,9 +39,11 @@
 #include "storage/lwlock.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/inet.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/varlena.h"
 
 #include "cert_ops.h"
 #include "cert_store.h"
@@ -508,6 +510,31 @@ add_standby(PG_FUNCTION_ARGS)
 }
 
 /*
+ * slot_is_synchronized_standby_slot
+ *		Whether slot is named in synchronized_standby_slots (PostgreSQL 17;
+ *		always false before, where the setting does not exist).
+ */
+static bool
+slot_is_synchronized_standby_slot(const char *slot)
+{
+	const char *value = GetConfigOption("synchronized_standby_slots", true, false);
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	if (value == NULL || value[0] == '\0')
+		return false;
+	/* the server checked the list when it was set */
+	if (!SplitIdentifierString(pstrdup(value), ',', &names))
+		return false;
+	foreach(lc, names)
+	{
+		if (strcmp((const char *) lfirst(lc), slot) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
  * remove_standby(name, drop_slot)
  *		Remove the standby's rule, its role (unless something else still
  *		uses it) and, with drop_slot, its slot; false when there is no such
@@ -557,6 +584,14 @@ remove_standby(PG_FUNCTION_ARGS)
 					 errmsg("replication slot \"%s\" of standby \"%s\" is active", s->slot_name, s->name),
 					 errdetail("The standby streams from it through the process with PID %d.", active_pid),
 					 errhint("Stop the standby first, or call pgrepl_admin.remove_standby('%s', drop_slot => false) to keep the slot.",
+							 s->name)));
+		if (slot_is_synchronized_standby_slot(s->slot_name))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("replication slot \"%s\" of standby \"%s\" is listed in synchronized_standby_slots",
+							s->slot_name, s->name),
+					 errdetail("Logical walsenders of failover slots wait for the physical slots listed there; without this slot they would wait for ever."),
+					 errhint("Take the slot out of synchronized_standby_slots first (ALTER SYSTEM, then pg_reload_conf()), or call pgrepl_admin.remove_standby('%s', drop_slot => false) to keep the slot.",
 							 s->name)));
 	}
 
