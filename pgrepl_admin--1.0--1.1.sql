@@ -5,3 +5,397 @@
 
 -- Each change below has its counterpart in pgrepl_admin--1.1.sql; t/091
 -- checks that an install updated from 1.0 has exactly a fresh 1.1's objects.
+
+-- replication_lag: why a slot was invalidated and since when it is
+-- inactive (PostgreSQL 17), slot_invalidation_reason and slot_inactive_since
+DROP VIEW @extschema@.replication_lag;
+DROP FUNCTION @extschema@.replication_lag();
+
+-- The rows behind the replication_lag view.  PL/pgSQL keeps the query's
+-- plan for the session, so a dashboard that polls the view does not plan
+-- this query again each time.
+CREATE FUNCTION @extschema@.replication_lag(
+    OUT standby_name text,
+    OUT application_name text,
+    OUT client_addr inet,
+    OUT pid integer,
+    OUT state text,
+    OUT sync_state text,
+    OUT sent_lsn pg_lsn,
+    OUT write_lsn pg_lsn,
+    OUT flush_lsn pg_lsn,
+    OUT replay_lsn pg_lsn,
+    OUT sent_lag_bytes numeric,
+    OUT write_lag_bytes numeric,
+    OUT flush_lag_bytes numeric,
+    OUT replay_lag_bytes numeric,
+    OUT write_lag interval,
+    OUT flush_lag interval,
+    OUT replay_lag interval,
+    OUT reply_age interval,
+    OUT slot_name name,
+    OUT slot_wal_status text,
+    OUT slot_retained_bytes numeric,
+    OUT slot_safe_wal_size bigint,
+    OUT slot_invalidation_reason text,
+    OUT slot_inactive_since timestamptz,
+    OUT status text)
+RETURNS SETOF record
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        WITH here AS MATERIALIZED (
+            -- once per query, not once per use
+            SELECT @extschema@.wal_position() AS lsn,
+                   COALESCE(pg_catalog.pg_size_bytes(pg_catalog.current_setting('pgrepl_admin.lag_warn_bytes', true)),
+                            16777216) AS warn_bytes,
+                   COALESCE(pg_catalog.current_setting('pgrepl_admin.lag_warn_time', true)::interval,
+                            interval '30 seconds') AS warn_time,
+                   COALESCE(pg_catalog.current_setting('pgrepl_admin.lag_stall_after', true)::interval,
+                            interval '60 seconds') AS stall_after
+        ),
+        senders AS (
+            -- what pg_stat_replication joins, with only the columns used
+            SELECT w.*, a.application_name, a.client_addr
+            FROM pg_catalog.pg_stat_get_wal_senders() w
+            LEFT JOIN pg_catalog.pg_stat_get_activity(NULL) a ON a.pid = w.pid
+        ),
+        slots AS (
+            -- From 17 the view says why a slot was invalidated and since when
+            -- it is inactive (read by name, so that one query serves every
+            -- version); before 17 a lost physical slot lost its WAL.
+            SELECT s.slot_name, s.active, s.active_pid, s.wal_status, s.restart_lsn, s.safe_wal_size,
+                   COALESCE(pg_catalog.to_jsonb(s) ->> 'invalidation_reason',
+                            CASE WHEN s.wal_status = 'lost' THEN 'wal_removed' END) AS invalidation_reason,
+                   (pg_catalog.to_jsonb(s) ->> 'inactive_since')::timestamptz AS inactive_since
+            FROM pg_catalog.pg_replication_slots s
+            WHERE s.slot_type = 'physical'
+        ),
+        rows AS (
+            -- every connected walsender
+            SELECT COALESCE(r.name, s.application_name) AS standby_name, s.application_name,
+                   s.client_addr, s.pid, s.state, s.sync_state,
+                   s.sent_lsn, s.write_lsn, s.flush_lsn, s.replay_lsn,
+                   s.write_lag, s.flush_lag, s.replay_lag, s.reply_time,
+                   COALESCE(sl.slot_name, r.slot_name) AS slot_name,
+                   sl.wal_status, sl.restart_lsn, sl.safe_wal_size, sl.invalidation_reason,
+                   sl.inactive_since, 'connected' AS kind
+            FROM senders s
+            LEFT JOIN @extschema@.standbys r ON r.name = s.application_name
+            LEFT JOIN slots sl ON sl.active_pid = s.pid
+            UNION ALL
+            -- every registered standby that is not connected (on a primary: on a
+            -- standby, the replicated registrations are the primary's standbys)
+            SELECT r.name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                   NULL, NULL, NULL, NULL, r.slot_name, sl.wal_status, sl.restart_lsn, sl.safe_wal_size,
+                   sl.invalidation_reason, sl.inactive_since, 'disconnected'
+            FROM @extschema@.standbys r
+            LEFT JOIN slots sl ON sl.slot_name = r.slot_name
+            WHERE NOT EXISTS (SELECT 1 FROM senders s WHERE s.application_name = r.name)
+              AND NOT pg_catalog.pg_is_in_recovery()
+            UNION ALL
+            -- every inactive slot holding WAL that no registered standby owns
+            SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                   NULL, NULL, NULL, NULL, sl.slot_name, sl.wal_status, sl.restart_lsn, sl.safe_wal_size,
+                   sl.invalidation_reason, sl.inactive_since, 'orphan'
+            FROM slots sl
+            WHERE NOT sl.active AND sl.restart_lsn IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM @extschema@.standbys r WHERE r.slot_name = sl.slot_name)
+        ),
+        measured AS (
+            SELECT rows.*, here.*,
+                   pg_catalog.pg_wal_lsn_diff(here.lsn, rows.replay_lsn) AS replay_bytes,
+                   COALESCE(rows.replay_lag,
+                            CASE WHEN rows.replay_lsn >= here.lsn THEN interval '0' END) AS replay_interval,
+                   -- stalled: the newest sample older than stall_after shows the same
+                   -- replay position, and the primary's WAL has moved since
+                   CASE WHEN rows.kind = 'connected' AND rows.state = 'streaming' AND rows.replay_lsn < here.lsn
+                   THEN EXISTS (SELECT 1
+                                FROM (SELECT h.replay_lsn, h.wal_lsn
+                                      FROM @extschema@.lag_history h
+                                      WHERE h.standby_name = rows.standby_name
+                                        AND h.sampled_at <= pg_catalog.now() - here.stall_after
+                                      ORDER BY h.sampled_at DESC LIMIT 1) last
+                                WHERE last.replay_lsn = rows.replay_lsn AND last.wal_lsn < here.lsn)
+                   ELSE false END AS stalled
+            FROM rows CROSS JOIN here
+        )
+        SELECT standby_name, application_name, client_addr, pid, state, sync_state,
+               sent_lsn, write_lsn, flush_lsn, replay_lsn,
+               pg_catalog.pg_wal_lsn_diff(lsn, sent_lsn) AS sent_lag_bytes,
+               pg_catalog.pg_wal_lsn_diff(lsn, write_lsn) AS write_lag_bytes,
+               pg_catalog.pg_wal_lsn_diff(lsn, flush_lsn) AS flush_lag_bytes,
+               replay_bytes AS replay_lag_bytes,
+               COALESCE(write_lag, CASE WHEN write_lsn >= lsn THEN interval '0' END) AS write_lag,
+               COALESCE(flush_lag, CASE WHEN flush_lsn >= lsn THEN interval '0' END) AS flush_lag,
+               replay_interval AS replay_lag,
+               pg_catalog.now() - reply_time AS reply_age,
+               slot_name,
+               wal_status AS slot_wal_status,
+               pg_catalog.pg_wal_lsn_diff(lsn, restart_lsn) AS slot_retained_bytes,
+               safe_wal_size AS slot_safe_wal_size,
+               invalidation_reason AS slot_invalidation_reason,
+               inactive_since AS slot_inactive_since,
+               CASE
+                   WHEN kind = 'orphan' THEN 'orphaned-slot'
+                   WHEN kind = 'disconnected' THEN 'disconnected'
+                   WHEN state IS DISTINCT FROM 'streaming' THEN 'catchup'
+                   WHEN stalled THEN 'stalled'
+                   WHEN replay_bytes > warn_bytes OR replay_interval > warn_time THEN 'lagging'
+                   ELSE 'streaming'
+               END AS status
+        FROM measured;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.replication_lag() IS
+'The rows of the replication_lag view.';
+REVOKE ALL ON FUNCTION @extschema@.replication_lag() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.replication_lag() TO pg_monitor;
+
+CREATE VIEW @extschema@.replication_lag AS
+    SELECT * FROM @extschema@.replication_lag();
+
+COMMENT ON VIEW @extschema@.replication_lag IS
+'One row per connected walsender, per registered standby that is not connected, and per inactive slot holding WAL that no registered standby owns: positions, lags in bytes (numbers) and time (zero once caught up), slot retention and a status (streaming, catchup, lagging, stalled, disconnected, orphaned-slot).';
+
+REVOKE ALL ON @extschema@.replication_lag FROM PUBLIC;
+GRANT SELECT ON @extschema@.replication_lag TO pg_monitor;
+
+-- check(): md5 passwords and rules (deprecated from PostgreSQL 18), lost
+-- slots with their reason
+-- What check() reports of md5: replication roles whose password is an md5
+-- hash, and pg_hba.conf lines with the md5 method.  Security definer,
+-- since pg_authid and pg_hba_file_rules are for superusers: it returns
+-- role names and file positions, never a secret or a line's text.
+CREATE FUNCTION @extschema@.md5_in_use(OUT kind text, OUT name text)
+RETURNS SETOF record
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'role', a.rolname::text
+    FROM pg_catalog.pg_authid a
+    WHERE a.rolpassword LIKE 'md5%'
+      AND (a.rolreplication
+           OR a.rolname IN (SELECT s.role_name FROM @extschema@.standbys s))
+    UNION ALL
+    -- file_name from 16, where lines may come from included files
+    SELECT 'pg_hba.conf line',
+           COALESCE(pg_catalog.to_jsonb(r) ->> 'file_name', pg_catalog.current_setting('hba_file'))
+           || ':' || r.line_number
+    FROM pg_catalog.pg_hba_file_rules r
+    WHERE r.auth_method = 'md5'
+$$;
+COMMENT ON FUNCTION @extschema@.md5_in_use() IS
+'Replication roles whose password is an md5 hash, and pg_hba.conf lines (file:line) with the md5 method, for check().';
+REVOKE ALL ON FUNCTION @extschema@.md5_in_use() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.md5_in_use() TO pg_monitor;
+
+CREATE OR REPLACE FUNCTION @extschema@.check()
+RETURNS TABLE (check_name text, status text, detail text, hint text)
+LANGUAGE sql STABLE
+AS $$
+WITH standby_counts AS (
+    SELECT count(*) AS standbys, count(slot_name) AS slots FROM @extschema@.standbys
+),
+lag AS (
+    SELECT * FROM @extschema@.replication_lag
+)
+SELECT 'wal_level',
+       CASE WHEN current_setting('wal_level') = 'minimal' THEN 'error' ELSE 'ok' END,
+       format('wal_level is %s.', current_setting('wal_level')),
+       CASE WHEN current_setting('wal_level') = 'minimal'
+            THEN 'Standbys need wal_level = replica: run pgrepl_admin.prepare_primary(apply => true) and restart.' END
+UNION ALL
+SELECT 'max_wal_senders',
+       CASE WHEN current_setting('max_wal_senders')::int < c.standbys THEN 'error'
+            WHEN current_setting('max_wal_senders')::int < c.standbys + 2 THEN 'warning'
+            ELSE 'ok' END,
+       format('max_wal_senders is %s for %s registered standby(s).', current_setting('max_wal_senders'), c.standbys),
+       CASE WHEN current_setting('max_wal_senders')::int < c.standbys + 2
+            THEN 'Each standby needs a WAL sender and a base backup two more: run pgrepl_admin.prepare_primary(apply => true) and restart.' END
+FROM standby_counts c
+UNION ALL
+SELECT 'max_replication_slots',
+       CASE WHEN current_setting('max_replication_slots')::int < c.slots THEN 'error'
+            WHEN current_setting('max_replication_slots')::int < c.slots + 1 THEN 'warning'
+            ELSE 'ok' END,
+       format('max_replication_slots is %s for %s registered slot(s).', current_setting('max_replication_slots'), c.slots),
+       CASE WHEN current_setting('max_replication_slots')::int < c.slots + 1
+            THEN 'Each standby''s slot and a base backup''s temporary slot need one: run pgrepl_admin.prepare_primary(apply => true) and restart.' END
+FROM standby_counts c
+UNION ALL
+SELECT 'ssl',
+       CASE WHEN current_setting('ssl') = 'on' THEN 'ok' ELSE 'warning' END,
+       format('ssl is %s.', current_setting('ssl')),
+       CASE WHEN current_setting('ssl') <> 'on'
+            THEN 'Without TLS, replication carries every change in clear text: run pgrepl_admin.rotate_server_cert().' END
+UNION ALL
+SELECT 'server_certificate',
+       CASE WHEN s.kind IS NULL THEN 'ok'
+            WHEN s.expires_in < interval '0' THEN 'error'
+            WHEN s.served IS FALSE THEN 'warning'
+            WHEN s.expires_in < interval '7 days' THEN 'warning'
+            ELSE 'ok' END,
+       CASE WHEN s.kind IS NULL THEN 'No managed server certificate.'
+            ELSE format('The managed server certificate (serial %s) expires at %s%s.', s.serial, s.not_after,
+                        CASE WHEN s.served IS FALSE THEN '; the server presents another certificate' ELSE '' END) END,
+       CASE WHEN s.kind IS NOT NULL AND (s.expires_in < interval '7 days' OR s.served IS FALSE)
+            THEN 'Run pgrepl_admin.rotate_server_cert(), and check that pgrepl_admin.cert_auto_renew is on and the cert_renew task succeeds.' END
+FROM (SELECT 1) one LEFT JOIN @extschema@.certificates s ON s.kind = 'server'
+UNION ALL
+SELECT 'ca_certificate',
+       CASE WHEN a.kind IS NULL THEN 'ok'
+            WHEN a.expires_in < interval '0' THEN 'error'
+            WHEN a.expires_in < (a.not_after - a.not_before) / 3 THEN 'warning'
+            ELSE 'ok' END,
+       CASE WHEN a.kind IS NULL THEN 'No certificate authority.'
+            ELSE format('The CA (serial %s) expires at %s.', a.serial, a.not_after) END,
+       CASE WHEN a.kind IS NOT NULL AND a.expires_in < (a.not_after - a.not_before) / 3
+            THEN 'Replace it with pgrepl_admin.ca_init(replace => true), give the new pgrepl_admin.ca_certificate() to the standbys, rotate, then retire the old CA.' END
+FROM (SELECT 1) one LEFT JOIN @extschema@.certificates a ON a.kind = 'ca'
+UNION ALL
+SELECT 'fsync',
+       CASE WHEN current_setting('fsync') = 'on' THEN 'ok' ELSE 'error' END,
+       format('fsync is %s.', current_setting('fsync')),
+       CASE WHEN current_setting('fsync') <> 'on'
+            THEN 'With fsync off a crash can corrupt the primary and every standby that follows it: set fsync = on.' END
+UNION ALL
+SELECT 'full_page_writes',
+       CASE WHEN current_setting('full_page_writes') = 'on' THEN 'ok' ELSE 'error' END,
+       format('full_page_writes is %s.', current_setting('full_page_writes')),
+       CASE WHEN current_setting('full_page_writes') <> 'on'
+            THEN 'Torn pages after a crash cannot be repaired without it: set full_page_writes = on.' END
+UNION ALL
+SELECT 'synchronous_commit',
+       CASE WHEN current_setting('synchronous_commit') = 'off' THEN 'warning' ELSE 'ok' END,
+       format('synchronous_commit is %s; synchronous_standby_names is ''%s''.',
+              current_setting('synchronous_commit'), current_setting('synchronous_standby_names')),
+       CASE WHEN current_setting('synchronous_commit') = 'off'
+            THEN 'Transactions are acknowledged before their WAL is flushed: a crash can lose the last ones. Set it to on unless that loss is accepted.' END
+UNION ALL
+SELECT 'inactive_slots',
+       CASE WHEN count(*) = 0 THEN 'ok'
+            WHEN bool_or(l.slot_wal_status = 'lost' OR l.slot_invalidation_reason IS NOT NULL) THEN 'error'
+            WHEN current_setting('max_slot_wal_keep_size') = '-1' THEN 'warning'
+            WHEN bool_or(l.slot_safe_wal_size < l.slot_retained_bytes) THEN 'warning'
+            ELSE 'ok' END,
+       format('%s inactive slot(s) hold %s bytes of WAL; max_slot_wal_keep_size is %s%s%s.',
+              count(*), COALESCE(sum(l.slot_retained_bytes), 0), current_setting('max_slot_wal_keep_size'),
+              COALESCE('; closest to the cap: ' || min(l.slot_safe_wal_size) || ' bytes left', ''),
+              COALESCE('; lost: ' || string_agg(format('%s (%s%s)', l.slot_name, l.slot_invalidation_reason,
+                                                       COALESCE(', inactive since ' || l.slot_inactive_since, '')),
+                                                ', ' ORDER BY l.slot_name) FILTER (WHERE l.slot_wal_status = 'lost' OR l.slot_invalidation_reason IS NOT NULL), '')),
+       CASE WHEN bool_or(l.slot_wal_status = 'lost' OR l.slot_invalidation_reason IS NOT NULL)
+            THEN 'A lost slot keeps no WAL for its standby, which cannot catch up from it: clone the standby again (pgrepl_clone_standby) or remove it; an idle_timeout loss comes from idle_replication_slot_timeout.'
+            WHEN count(*) > 0
+            THEN 'Reconnect the standbys or drop what is no longer needed (pgrepl_admin.remove_standby or pg_drop_replication_slot); cap retention with max_slot_wal_keep_size.' END
+FROM lag l
+WHERE l.pid IS NULL AND (l.slot_wal_status IS NOT NULL OR l.slot_invalidation_reason IS NOT NULL)
+UNION ALL
+SELECT 'standbys',
+       CASE WHEN pg_is_in_recovery() THEN 'ok'
+            WHEN bool_or(l.status = 'stalled') THEN 'error'
+            WHEN bool_or(l.status IN ('disconnected', 'lagging')) THEN 'warning'
+            ELSE 'ok' END,
+       CASE WHEN pg_is_in_recovery() THEN 'This server is a standby: see pgrepl_admin.standby_status.'
+            ELSE format('%s streaming, %s catching up, %s lagging, %s stalled, %s disconnected%s.',
+                        count(*) FILTER (WHERE l.status = 'streaming'), count(*) FILTER (WHERE l.status = 'catchup'),
+                        count(*) FILTER (WHERE l.status = 'lagging'), count(*) FILTER (WHERE l.status = 'stalled'),
+                        count(*) FILTER (WHERE l.status = 'disconnected'),
+                        COALESCE(': ' || string_agg(l.standby_name || ' ' || l.status, ', ' ORDER BY l.standby_name)
+                                 FILTER (WHERE l.status IN ('lagging', 'stalled', 'disconnected')), '')) END,
+       CASE WHEN NOT pg_is_in_recovery() AND bool_or(l.status IN ('stalled', 'disconnected', 'lagging'))
+            THEN 'Look at pgrepl_admin.replication_lag and the standbys'' logs.' END
+FROM (SELECT 1) one LEFT JOIN lag l ON l.status <> 'orphaned-slot'
+UNION ALL
+SELECT 'password_encryption',
+       CASE WHEN current_setting('password_encryption') = 'scram-sha-256' THEN 'ok' ELSE 'warning' END,
+       format('password_encryption is %s.', current_setting('password_encryption')),
+       CASE WHEN current_setting('password_encryption') <> 'scram-sha-256'
+            THEN 'Set password_encryption = scram-sha-256; md5 hashes can be replayed.' END
+UNION ALL
+SELECT 'md5',
+       CASE WHEN count(*) > 0 THEN 'warning' ELSE 'ok' END,
+       CASE WHEN count(*) = 0 THEN 'No replication role has an md5 password and no pg_hba.conf line uses md5.'
+            ELSE format('md5 is deprecated from PostgreSQL 18 on: %s.',
+                        string_agg(m.kind || ' ' || m.name, ', ' ORDER BY m.kind, m.name)) END,
+       CASE WHEN count(*) > 0
+            THEN 'Give each role a new password while password_encryption = scram-sha-256 (ALTER ROLE ... PASSWORD, then the standby''s passfile), and use scram-sha-256 in pg_hba.conf.' END
+FROM @extschema@.md5_in_use() m
+UNION ALL
+SELECT 'listen_addresses',
+       CASE WHEN current_setting('listen_addresses') = '' THEN 'warning' ELSE 'ok' END,
+       format('listen_addresses is ''%s''.', current_setting('listen_addresses')),
+       CASE WHEN current_setting('listen_addresses') = ''
+            THEN 'Standbys connect over TCP: run pgrepl_admin.prepare_primary(listen_addresses => ..., apply => true) and restart.' END
+UNION ALL
+SELECT 'archiving',
+       CASE WHEN current_setting('archive_mode') = 'off' THEN 'ok'
+            WHEN a.last_failed_time > COALESCE(a.last_archived_time, '-infinity') THEN 'error'
+            ELSE 'ok' END,
+       CASE WHEN current_setting('archive_mode') = 'off' THEN 'archive_mode is off; standbys rely on their slots for WAL.'
+            ELSE format('archive_mode is %s; %s archived, %s failed, last failure at %s.', current_setting('archive_mode'),
+                        a.archived_count, a.failed_count, COALESCE(a.last_failed_time::text, 'none')) END,
+       CASE WHEN current_setting('archive_mode') <> 'off' AND a.last_failed_time > COALESCE(a.last_archived_time, '-infinity')
+            THEN 'archive_command is failing: WAL piles up in pg_wal. Look at the server log.' END
+FROM pg_stat_archiver a
+UNION ALL
+SELECT 'hba_rules',
+       CASE WHEN count(*) FILTER (WHERE h.line_number IS NULL OR h.error IS NOT NULL) > 0 THEN 'error'
+            WHEN count(*) FILTER (WHERE NOT h.loaded OR h.shadowed_by IS NOT NULL) > 0 THEN 'warning'
+            ELSE 'ok' END,
+       format('%s managed rule(s): %s missing from pg_hba.conf or in error, %s not loaded, %s shadowed by an earlier line.',
+              count(*), count(*) FILTER (WHERE h.line_number IS NULL OR h.error IS NOT NULL),
+              count(*) FILTER (WHERE NOT h.loaded), count(*) FILTER (WHERE h.shadowed_by IS NOT NULL)),
+       CASE WHEN count(*) FILTER (WHERE h.line_number IS NULL OR h.error IS NOT NULL OR NOT h.loaded
+                                  OR h.shadowed_by IS NOT NULL) > 0
+            THEN 'See pgrepl_admin.hba_status; pgrepl_admin.hba_sync() rewrites the managed block and reloads.' END
+FROM @extschema@.hba_status h
+UNION ALL
+SELECT 'backups',
+       CASE WHEN NOT preloaded THEN 'ok'
+            WHEN (SELECT count(*) FROM @extschema@.backups b
+                  WHERE b.state IN ('starting', 'running', 'stopping')
+                    AND b.started_at < now() - interval '1 hour') > 0 THEN 'warning'
+            ELSE 'ok' END,
+       CASE WHEN NOT preloaded THEN 'Backups need pgrepl_admin in shared_preload_libraries.'
+            ELSE (SELECT format('%s backup(s) in progress%s.', count(*),
+                                COALESCE(', the oldest started at ' || min(b.started_at), ''))
+                  FROM @extschema@.backups b
+                  WHERE b.state IN ('starting', 'running', 'stopping')) END,
+       CASE WHEN preloaded AND (SELECT count(*) FROM @extschema@.backups b
+                                WHERE b.state IN ('starting', 'running', 'stopping')
+                                  AND b.started_at < now() - interval '1 hour') > 0
+            THEN 'A backup has run for more than an hour: finish it with pgrepl_admin.backup_stop() or give up with pgrepl_admin.backup_abort(); it ends by itself at its time-out.' END
+FROM (SELECT current_setting('shared_preload_libraries') ~ '(^|[\s,])pgrepl_admin([\s,]|$)' AS preloaded) p
+UNION ALL
+SELECT 'maintenance_worker',
+       CASE WHEN NOT preloaded THEN 'error'
+            ELSE (SELECT CASE WHEN bool_or(w.worker_pid IS NULL) THEN 'error'
+                              WHEN bool_or(w.last_outcome = 'error') THEN 'warning'
+                              ELSE 'ok' END
+                  FROM @extschema@.worker_status w) END,
+       CASE WHEN NOT preloaded THEN 'pgrepl_admin is not in shared_preload_libraries.'
+            ELSE (SELECT CASE WHEN bool_or(w.worker_pid IS NULL) THEN 'The maintenance worker is not running.'
+                              ELSE format('The worker (pid %s) runs in database %s%s.', min(w.worker_pid),
+                                          current_setting('pgrepl_admin.database', true),
+                                          COALESCE('; failing: ' || string_agg(w.task, ', ') FILTER (WHERE w.last_outcome = 'error'), ''))
+                         END
+                  FROM @extschema@.worker_status w) END,
+       CASE WHEN NOT preloaded THEN 'Add pgrepl_admin to shared_preload_libraries and restart the server.'
+            ELSE (SELECT CASE WHEN bool_or(w.worker_pid IS NULL)
+                              THEN 'Look in the server log for the worker; it restarts by itself after a crash.'
+                              WHEN bool_or(w.last_outcome = 'error')
+                              THEN 'See pgrepl_admin.worker_status for the failing tasks'' errors.' END
+                  FROM @extschema@.worker_status w) END
+FROM (SELECT current_setting('shared_preload_libraries') ~ '(^|[\s,])pgrepl_admin([\s,]|$)' AS preloaded) p
+$$;
+
+COMMENT ON FUNCTION @extschema@.check() IS
+'Health check of the primary and its replication: one row per check with status ok, warning or error, a detail and, when not ok, a hint.';
+
+REVOKE ALL ON FUNCTION @extschema@.check() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.check() TO pg_monitor;

@@ -138,6 +138,8 @@ CREATE FUNCTION @extschema@.replication_lag(
     OUT slot_wal_status text,
     OUT slot_retained_bytes numeric,
     OUT slot_safe_wal_size bigint,
+    OUT slot_invalidation_reason text,
+    OUT slot_inactive_since timestamptz,
     OUT status text)
 RETURNS SETOF record
 LANGUAGE plpgsql STABLE
@@ -162,9 +164,15 @@ BEGIN
             LEFT JOIN pg_catalog.pg_stat_get_activity(NULL) a ON a.pid = w.pid
         ),
         slots AS (
-            SELECT slot_name, active, active_pid, wal_status, restart_lsn, safe_wal_size
-            FROM pg_catalog.pg_replication_slots
-            WHERE slot_type = 'physical'
+            -- From 17 the view says why a slot was invalidated and since when
+            -- it is inactive (read by name, so that one query serves every
+            -- version); before 17 a lost physical slot lost its WAL.
+            SELECT s.slot_name, s.active, s.active_pid, s.wal_status, s.restart_lsn, s.safe_wal_size,
+                   COALESCE(pg_catalog.to_jsonb(s) ->> 'invalidation_reason',
+                            CASE WHEN s.wal_status = 'lost' THEN 'wal_removed' END) AS invalidation_reason,
+                   (pg_catalog.to_jsonb(s) ->> 'inactive_since')::timestamptz AS inactive_since
+            FROM pg_catalog.pg_replication_slots s
+            WHERE s.slot_type = 'physical'
         ),
         rows AS (
             -- every connected walsender
@@ -173,7 +181,8 @@ BEGIN
                    s.sent_lsn, s.write_lsn, s.flush_lsn, s.replay_lsn,
                    s.write_lag, s.flush_lag, s.replay_lag, s.reply_time,
                    COALESCE(sl.slot_name, r.slot_name) AS slot_name,
-                   sl.wal_status, sl.restart_lsn, sl.safe_wal_size, 'connected' AS kind
+                   sl.wal_status, sl.restart_lsn, sl.safe_wal_size, sl.invalidation_reason,
+                   sl.inactive_since, 'connected' AS kind
             FROM senders s
             LEFT JOIN @extschema@.standbys r ON r.name = s.application_name
             LEFT JOIN slots sl ON sl.active_pid = s.pid
@@ -182,7 +191,7 @@ BEGIN
             -- standby, the replicated registrations are the primary's standbys)
             SELECT r.name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                    NULL, NULL, NULL, NULL, r.slot_name, sl.wal_status, sl.restart_lsn, sl.safe_wal_size,
-                   'disconnected'
+                   sl.invalidation_reason, sl.inactive_since, 'disconnected'
             FROM @extschema@.standbys r
             LEFT JOIN slots sl ON sl.slot_name = r.slot_name
             WHERE NOT EXISTS (SELECT 1 FROM senders s WHERE s.application_name = r.name)
@@ -191,7 +200,7 @@ BEGIN
             -- every inactive slot holding WAL that no registered standby owns
             SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                    NULL, NULL, NULL, NULL, sl.slot_name, sl.wal_status, sl.restart_lsn, sl.safe_wal_size,
-                   'orphan'
+                   sl.invalidation_reason, sl.inactive_since, 'orphan'
             FROM slots sl
             WHERE NOT sl.active AND sl.restart_lsn IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM @extschema@.standbys r WHERE r.slot_name = sl.slot_name)
@@ -228,6 +237,8 @@ BEGIN
                wal_status AS slot_wal_status,
                pg_catalog.pg_wal_lsn_diff(lsn, restart_lsn) AS slot_retained_bytes,
                safe_wal_size AS slot_safe_wal_size,
+               invalidation_reason AS slot_invalidation_reason,
+               inactive_since AS slot_inactive_since,
                CASE
                    WHEN kind = 'orphan' THEN 'orphaned-slot'
                    WHEN kind = 'disconnected' THEN 'disconnected'
@@ -706,6 +717,33 @@ GRANT SELECT ON @extschema@.standbys TO pg_monitor;
 -- Health check
 ------------------------------------------------------------------------
 
+-- What check() reports of md5: replication roles whose password is an md5
+-- hash, and pg_hba.conf lines with the md5 method.  Security definer,
+-- since pg_authid and pg_hba_file_rules are for superusers: it returns
+-- role names and file positions, never a secret or a line's text.
+CREATE FUNCTION @extschema@.md5_in_use(OUT kind text, OUT name text)
+RETURNS SETOF record
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'role', a.rolname::text
+    FROM pg_catalog.pg_authid a
+    WHERE a.rolpassword LIKE 'md5%'
+      AND (a.rolreplication
+           OR a.rolname IN (SELECT s.role_name FROM @extschema@.standbys s))
+    UNION ALL
+    -- file_name from 16, where lines may come from included files
+    SELECT 'pg_hba.conf line',
+           COALESCE(pg_catalog.to_jsonb(r) ->> 'file_name', pg_catalog.current_setting('hba_file'))
+           || ':' || r.line_number
+    FROM pg_catalog.pg_hba_file_rules r
+    WHERE r.auth_method = 'md5'
+$$;
+COMMENT ON FUNCTION @extschema@.md5_in_use() IS
+'Replication roles whose password is an md5 hash, and pg_hba.conf lines (file:line) with the md5 method, for check().';
+REVOKE ALL ON FUNCTION @extschema@.md5_in_use() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.md5_in_use() TO pg_monitor;
+
 CREATE FUNCTION @extschema@.check()
 RETURNS TABLE (check_name text, status text, detail text, hint text)
 LANGUAGE sql STABLE
@@ -791,17 +829,22 @@ SELECT 'synchronous_commit',
 UNION ALL
 SELECT 'inactive_slots',
        CASE WHEN count(*) = 0 THEN 'ok'
-            WHEN bool_or(l.slot_wal_status = 'lost') THEN 'error'
+            WHEN bool_or(l.slot_wal_status = 'lost' OR l.slot_invalidation_reason IS NOT NULL) THEN 'error'
             WHEN current_setting('max_slot_wal_keep_size') = '-1' THEN 'warning'
             WHEN bool_or(l.slot_safe_wal_size < l.slot_retained_bytes) THEN 'warning'
             ELSE 'ok' END,
-       format('%s inactive slot(s) hold %s bytes of WAL; max_slot_wal_keep_size is %s%s.',
+       format('%s inactive slot(s) hold %s bytes of WAL; max_slot_wal_keep_size is %s%s%s.',
               count(*), COALESCE(sum(l.slot_retained_bytes), 0), current_setting('max_slot_wal_keep_size'),
-              COALESCE('; closest to the cap: ' || min(l.slot_safe_wal_size) || ' bytes left', '')),
-       CASE WHEN count(*) > 0
+              COALESCE('; closest to the cap: ' || min(l.slot_safe_wal_size) || ' bytes left', ''),
+              COALESCE('; lost: ' || string_agg(format('%s (%s%s)', l.slot_name, l.slot_invalidation_reason,
+                                                       COALESCE(', inactive since ' || l.slot_inactive_since, '')),
+                                                ', ' ORDER BY l.slot_name) FILTER (WHERE l.slot_wal_status = 'lost' OR l.slot_invalidation_reason IS NOT NULL), '')),
+       CASE WHEN bool_or(l.slot_wal_status = 'lost' OR l.slot_invalidation_reason IS NOT NULL)
+            THEN 'A lost slot keeps no WAL for its standby, which cannot catch up from it: clone the standby again (pgrepl_clone_standby) or remove it; an idle_timeout loss comes from idle_replication_slot_timeout.'
+            WHEN count(*) > 0
             THEN 'Reconnect the standbys or drop what is no longer needed (pgrepl_admin.remove_standby or pg_drop_replication_slot); cap retention with max_slot_wal_keep_size.' END
 FROM lag l
-WHERE l.pid IS NULL AND l.slot_wal_status IS NOT NULL AND l.slot_retained_bytes IS NOT NULL
+WHERE l.pid IS NULL AND (l.slot_wal_status IS NOT NULL OR l.slot_invalidation_reason IS NOT NULL)
 UNION ALL
 SELECT 'standbys',
        CASE WHEN pg_is_in_recovery() THEN 'ok'
@@ -824,6 +867,15 @@ SELECT 'password_encryption',
        format('password_encryption is %s.', current_setting('password_encryption')),
        CASE WHEN current_setting('password_encryption') <> 'scram-sha-256'
             THEN 'Set password_encryption = scram-sha-256; md5 hashes can be replayed.' END
+UNION ALL
+SELECT 'md5',
+       CASE WHEN count(*) > 0 THEN 'warning' ELSE 'ok' END,
+       CASE WHEN count(*) = 0 THEN 'No replication role has an md5 password and no pg_hba.conf line uses md5.'
+            ELSE format('md5 is deprecated from PostgreSQL 18 on: %s.',
+                        string_agg(m.kind || ' ' || m.name, ', ' ORDER BY m.kind, m.name)) END,
+       CASE WHEN count(*) > 0
+            THEN 'Give each role a new password while password_encryption = scram-sha-256 (ALTER ROLE ... PASSWORD, then the standby''s passfile), and use scram-sha-256 in pg_hba.conf.' END
+FROM @extschema@.md5_in_use() m
 UNION ALL
 SELECT 'listen_addresses',
        CASE WHEN current_setting('listen_addresses') = '' THEN 'warning' ELSE 'ok' END,
