@@ -326,8 +326,9 @@ parse_lines(const char *filename, FILE *file, const char *text, size_t len)
 		HbaFileLine *line = palloc0(sizeof(HbaFileLine));
 		const char *file_name = PGREPL_TOK_FILE_NAME(tok, filename);
 
-		line->file_name = pstrdup(file_name);
+		/* the live file's name, also for a candidate's own lines */
 		line->included = strcmp(file_name, filename) != 0;
+		line->file_name = pstrdup(line->included ? file_name : HbaFileName);
 		line->line_num = tok->line_num;
 		line->raw_line = pstrdup(tok->raw_line);
 		line->rule_id = -1;

@@ -79,7 +79,11 @@ SKIP:
 	skip "include lines and regular expressions in pg_hba.conf are from PostgreSQL 16", 7
 	  if $version < 16;
 
-	# the block exists; an include line goes before it
+	# the block goes at the bottom, after the lines put at the top here
+	$node->append_conf('postgresql.conf', "pgrepl_admin.hba_position = 'bottom'\n");
+	$node->reload;
+	$node->poll_query_until('postgres', "SELECT current_setting('pgrepl_admin.hba_position') = 'bottom'")
+	  or die 'hba_position not reloaded';
 	$node->safe_psql('postgres', q{CREATE ROLE regress_inc LOGIN; CREATE ROLE regress_rx LOGIN});
 	# (host rules: hostssl lines are errors while ssl is off)
 	my $rule = q{database => 'postgres', connection_type => 'host'};
@@ -87,10 +91,8 @@ SKIP:
 	my $extra = $node->data_dir . '/extra.conf';
 	append_to_file($extra, "host postgres regress_inc 10.50.0.0/16 reject\n");
 	my $text = slurp_file($hba);
-	$text =~ s/^(# BEGIN pgrepl_admin)/include extra.conf\nhost postgres "\/^regress_r" 10.60.0.0\/16 reject\n$1/m
-	  or die 'no managed block';
 	open(my $fh, '>', $hba) or die;
-	print $fh $text;
+	print $fh qq{include extra.conf\nhost postgres "/^regress_r" 10.60.0.0/16 reject\n$text};
 	close($fh);
 	$node->reload;
 

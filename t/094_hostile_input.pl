@@ -64,6 +64,7 @@ my @rows = (
 	[ q{SELECT pgrepl_admin.wal_position('0/0')}, '42883' ],
 	[ q{SELECT * FROM pgrepl_admin.replication_lag('regress_sb')}, '42883' ],
 	[ q{DELETE FROM pgrepl_admin.replication_lag}, '55000' ],
+	[ q{SELECT * FROM pgrepl_admin.md5_in_use('regress_repl')}, '42883' ],
 	[ q{INSERT INTO pgrepl_admin.lag_history (sampled_at, status, wal_lsn) VALUES (now(), NULL, '0/0')}, '23502' ],
 	[ q{INSERT INTO pgrepl_admin.lag_history (sampled_at, status, wal_lsn) VALUES (now(), 'streaming', 'not-an-lsn')}, '22P02' ],
 	[ q{INSERT INTO pgrepl_admin.standby_status (in_recovery) VALUES (true)}, '55000' ],

@@ -89,6 +89,8 @@ my %objects = (
 	  [ 'superuser-only', q{SELECT pgrepl_admin.hba_sync()}, '00000' ],
 	'function pgrepl_admin.issue_client_cert(name,interval,text)' =>
 	  [ 'superuser', qq{SELECT * FROM pgrepl_admin.issue_client_cert($V, '0')}, '22023' ],
+	'function pgrepl_admin.md5_in_use()' =>
+	  [ 'pg_monitor', q{SELECT count(*) FROM pgrepl_admin.md5_in_use()}, '00000' ],
 	'function pgrepl_admin.prepare_primary(integer,text,boolean)' =>
 	  [ 'superuser', q{SELECT count(*) FROM pgrepl_admin.prepare_primary()}, '00000' ],
 	'function pgrepl_admin.remove_standby(text,boolean)' =>
