@@ -261,14 +261,14 @@ end_in_server(void)
 static void
 finish(BackupStep *step, PgreplBackupState state, int elevel, const char *reason)
 {
-	end_in_server();
-
 	/*
-	 * A SIGTERM is being answered: let the last writes run (they wait at most
-	 * for lock_timeout), then exit normally.  A second SIGTERM still ends
-	 * them.
+	 * A SIGTERM is being answered: let the abort and the last writes run
+	 * (they wait at most for lock_timeout), then exit normally.  A second
+	 * SIGTERM still ends the writes.  Cleared before the abort, which may
+	 * check for interrupts (it does from 17).
 	 */
 	ProcDiePending = false;
+	end_in_server();
 
 	step->slot.state = state;
 	step->slot.stopped_at = GetCurrentTimestamp();
