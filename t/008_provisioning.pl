@@ -294,4 +294,27 @@ is($debian->safe_psql('postgres', "SELECT count(*) FROM pgrepl_admin.hba_rules W
 	'0', 'nor in the table');
 $debian->stop;
 
+# A password policy (check_password_hook) sees the plain-text password, as
+# it does for CREATE ROLE ... PASSWORD, and the role still gets a SCRAM
+# secret.
+my $policy = new_primary('policy', streaming => 0,
+	conf => "shared_preload_libraries = 'pgrepl_admin,passwordcheck'\n");
+($rc, $stdout, $stderr) = $policy->psql('postgres', q{CREATE ROLE regress_weak PASSWORD 'abc'});
+like($stderr, qr/password is too short/, 'passwordcheck refuses a short password to CREATE ROLE');
+($rc, $stdout, $stderr) = $policy->psql('postgres', q{SELECT pgrepl_admin.create_replication_role('regress_weak', 'abc')});
+like($stderr, qr/ERROR:  password is too short/, 'and to create_replication_role');
+($rc, $stdout, $stderr) = $policy->psql('postgres',
+	q{SELECT pgrepl_admin.create_replication_role('regress_weak', 'x9-regress_weak-y8')});
+like($stderr, qr/ERROR:  password must not contain user name/, 'the policy sees the password as it was given');
+is($policy->safe_psql('postgres', q{SELECT count(*) FROM pg_roles WHERE rolname = 'regress_weak'}), '0',
+	'no role was made');
+$policy->safe_psql('postgres', q{SELECT pgrepl_admin.create_replication_role('regress_strong', 'Long-enough-9-secret')});
+is($policy->safe_psql('postgres', q{SELECT rolpassword LIKE 'SCRAM-SHA-256$4096:%' FROM pg_authid WHERE rolname = 'regress_strong'}),
+	't', 'a password the policy accepts is stored as a SCRAM secret');
+is($policy->safe_psql('postgres', q{
+	SELECT length(password) FROM pgrepl_admin.add_standby('policy_sb', '10.44.0.1', create_slot => false)}),
+	'32', 'generated passwords pass the policy');
+unlike(slurp_file($policy->logfile), qr/ERROR:.*Long-enough-9-secret/, 'no error message carries a password');
+$policy->stop;
+
 done_testing();
