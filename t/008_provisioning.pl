@@ -4,7 +4,10 @@
 # pg_hba.conf byte for byte; the worker repairs drift and renders the rules
 # on a standby, so that a promoted standby admits the others; pg_hba.conf
 # outside the data directory (Debian layout); a slot taken by another reader
-# between remove_standby and the commit is kept with a WARNING.
+# between remove_standby and the commit is kept with a WARNING; a commit that
+# fails after add_standby's pre-commit work (postgres_fdw's remote commit)
+# leaves no slot; a password policy (passwordcheck) sees the password
+# create_replication_role is given.
 
 use strict;
 use warnings;
@@ -147,6 +150,8 @@ $primary->connect_ok("$dbconn user=prohibited_role password='$pw{prohibited_role
 $primary->connect_fails("$dbconn user=prohibited_role password='private'",
 	'and another password is refused', expected_stderr => qr/password authentication failed for user "prohibited_role"/);
 
+my ($ret, $out, $err);
+
 # --- a rolled-back transaction leaves the file byte for byte, and no slot
 my $before = file_sha($hba);
 $primary->safe_psql('postgres', q{
@@ -160,8 +165,41 @@ is(file_sha($hba), $before, 'a rolled-back migration leaves pg_hba.conf identica
 is($primary->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'rolled_back'"),
 	'0', 'and creates no slot');
 
+# --- a commit that fails after add_standby's pre-commit work leaves no
+# slot: here postgres_fdw's own pre-commit step, which runs after ours,
+# commits the remote side, where a deferred constraint fails; the retry
+# then works
+$primary->safe_psql('postgres', q{
+	CREATE EXTENSION postgres_fdw;
+	CREATE TABLE fdw_target (k int UNIQUE DEFERRABLE INITIALLY DEFERRED);
+	INSERT INTO fdw_target VALUES (1);
+} . "CREATE SERVER loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '" . $primary->host
+	. "', port '" . $primary->port . "', dbname 'postgres');" . q{
+	CREATE USER MAPPING FOR CURRENT_USER SERVER loopback;
+	CREATE FOREIGN TABLE fdw_remote (k int) SERVER loopback OPTIONS (table_name 'fdw_target');
+});
+($ret, $out, $err) = $primary->psql('postgres', q{
+	SELECT count(*) FROM fdw_remote;
+	BEGIN;
+	SELECT standby_name FROM pgrepl_admin.add_standby('fdw_standby', '10.0.0.12/32');
+	INSERT INTO fdw_remote VALUES (1);
+	COMMIT;
+});
+like($err, qr/ERROR:  duplicate key value violates unique constraint "fdw_target_k_key"/,
+	'the remote commit fails after add_standby\'s pre-commit work');
+is($primary->safe_psql('postgres', q{
+	SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'fdw_standby') || '|' ||
+	       (SELECT count(*) FROM pgrepl_admin.standbys WHERE name = 'fdw_standby') || '|' ||
+	       (SELECT count(*) FROM pg_roles WHERE rolname = 'fdw_standby')}),
+	'0|0|0', 'and leaves no slot, standby or role');
+is($primary->safe_psql('postgres', q{
+	SELECT slot_name FROM pgrepl_admin.add_standby('fdw_standby', '10.0.0.12/32');
+	SELECT pgrepl_admin.remove_standby('fdw_standby');
+	DROP SERVER loopback CASCADE; DROP TABLE fdw_target; DROP EXTENSION postgres_fdw}),
+	"fdw_standby\nt", 'a retry provisions the standby');
+
 # --- remove_standby refuses while the slot is active
-my ($ret, $out, $err) = $primary->psql('postgres', "SELECT pgrepl_admin.remove_standby('scram_standby')");
+($ret, $out, $err) = $primary->psql('postgres', "SELECT pgrepl_admin.remove_standby('scram_standby')");
 like($err, qr/replication slot "scram_standby" of standby "scram_standby" is active/,
 	'remove_standby refuses while the standby streams from its slot');
 is($primary->safe_psql('postgres', "SELECT pgrepl_admin.remove_standby('far_standby')"), 't', 'an idle standby is removed');
