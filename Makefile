@@ -24,6 +24,7 @@ OBJS = \
 	src/hba_sql.o \
 	src/hba_sync.o \
 	src/hba_text.o \
+	src/home_database.o \
 	src/lag_sample.o \
 	src/prepare_primary.o \
 	src/replication_role.o \

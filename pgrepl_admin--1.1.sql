@@ -3,6 +3,16 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION pgrepl_admin" to load this file. \quit
 
+-- pg_hba.conf, the certificates and the backups are one set per server:
+-- the extension lives in pgrepl_admin.database only (a function made and
+-- dropped here refuses any other database, with a hint).
+CREATE FUNCTION @extschema@.require_home_database()
+RETURNS void
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'require_home_database';
+SELECT @extschema@.require_home_database();
+DROP FUNCTION @extschema@.require_home_database();
+
 COMMENT ON SCHEMA @extschema@ IS
 'Objects of the pgrepl_admin extension: administration of streaming replication from SQL.';
 
@@ -372,19 +382,20 @@ COMMENT ON FUNCTION @extschema@.rotate_server_cert(text[], interval, text) IS
 CREATE FUNCTION @extschema@.issue_client_cert(
     role_name name,
     valid_for interval DEFAULT '90 days',
-    key_type text DEFAULT 'ec-p256')
+    key_type text DEFAULT 'ec-p256',
+    force boolean DEFAULT false)
 RETURNS TABLE (certificate text, private_key text, ca_certificate text, not_after timestamptz)
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'issue_client_cert';
 
-COMMENT ON FUNCTION @extschema@.issue_client_cert(name, interval, text) IS
-'Issues a client certificate with CN = role_name for cert authentication; the private key is returned once and stored nowhere.';
+COMMENT ON FUNCTION @extschema@.issue_client_cert(name, interval, text, boolean) IS
+'Issues a client certificate with CN = role_name for cert authentication, for an existing role that is not a superuser unless force is true; the private key is returned once and stored nowhere.';
 
 REVOKE ALL ON FUNCTION @extschema@.ca_init(text, interval, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.ca_retire(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.ca_certificate() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.rotate_server_cert(text[], interval, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.issue_client_cert(name, interval, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.issue_client_cert(name, interval, text, boolean) FROM PUBLIC;
 
 ------------------------------------------------------------------------
 -- Preparing the primary's settings for the standbys it will serve
@@ -647,7 +658,8 @@ CREATE TABLE @extschema@.standbys (
     address     cidr NOT NULL,
     auth        text NOT NULL CHECK (auth IN ('scram-sha-256', 'cert')),
     slot_name   name UNIQUE,
-    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    role_created boolean NOT NULL DEFAULT false
 );
 
 COMMENT ON TABLE @extschema@.standbys IS
@@ -658,6 +670,7 @@ COMMENT ON COLUMN @extschema@.standbys.address IS 'The address it connects from.
 COMMENT ON COLUMN @extschema@.standbys.auth IS 'scram-sha-256 or cert.';
 COMMENT ON COLUMN @extschema@.standbys.slot_name IS 'Its physical replication slot; NULL when it has none.';
 COMMENT ON COLUMN @extschema@.standbys.created_at IS 'When it was provisioned.';
+COMMENT ON COLUMN @extschema@.standbys.role_created IS 'Whether add_standby() created its role, which then goes with the last standby that uses it; a role that existed before is never dropped.';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.standbys', '');
 

@@ -4,6 +4,9 @@
 -- what the server presents (the TAP suite checks that over TLS).
 \set VERBOSITY terse
 
+-- a role to issue client certificates for
+CREATE ROLE regress_repl LOGIN REPLICATION;
+
 -- nothing yet
 SELECT count(*) AS managed FROM pgrepl_admin.certificates;
 SELECT pgrepl_admin.ca_certificate();
@@ -85,6 +88,14 @@ SELECT pgrepl_admin.issue_client_cert('');
 SELECT pgrepl_admin.issue_client_cert(E'bad\trole');
 SELECT pgrepl_admin.issue_client_cert('regress_repl', '11 years');
 SELECT pgrepl_admin.issue_client_cert('regress_repl', key_type => 'x');
+SELECT pgrepl_admin.issue_client_cert('regress_repl', force => NULL);
+-- only for a role that exists and is not a superuser, unless forced
+CREATE ROLE regress_cert_super SUPERUSER;
+SELECT pgrepl_admin.issue_client_cert('regress_no_such_role');
+SELECT pgrepl_admin.issue_client_cert('regress_cert_super');
+SELECT not_after > now() AS forced FROM pgrepl_admin.issue_client_cert('regress_cert_super', force => true);
+SELECT not_after > now() AS forced FROM pgrepl_admin.issue_client_cert('regress_no_such_role', force => true);
+DROP ROLE regress_cert_super;
 
 -- CA replacement, overlap and retirement
 SELECT serial AS old_ca FROM pgrepl_admin.certificates WHERE kind = 'ca' \gset
@@ -123,3 +134,4 @@ SELECT pgrepl_admin.rotate_server_cert();
 RESET ROLE;
 DROP ROLE regress_plain;
 DROP ROLE regress_monitor;
+DROP ROLE regress_repl;

@@ -203,6 +203,38 @@ COMMIT;
 SELECT s.address, sl.restart_lsn > :'old_restart_lsn' AS new_slot
 FROM pgrepl_admin.standbys s JOIN pg_replication_slots sl USING (slot_name) WHERE s.name = 'regress_sb1';
 
+-- a commit that fails once the slots are made leaves no slot behind: the
+-- last free slot is taken inside the transaction, so the second of its two
+-- new slots cannot be made at commit; a retry then works
+SELECT count(pg_create_physical_replication_slot('regress_fill_' || i))
+FROM generate_series(1, current_setting('max_replication_slots')::int - 2 -
+                        (SELECT count(*)::int FROM pg_replication_slots)) i;
+BEGIN;
+SELECT standby_name FROM pgrepl_admin.add_standby('regress_sb_a', '10.6.0.20');
+SELECT standby_name FROM pgrepl_admin.add_standby('regress_sb_b', '10.6.0.21');
+SELECT slot_name FROM pg_create_physical_replication_slot('regress_fill_last');
+COMMIT;
+SELECT count(*) AS slots_left FROM pg_replication_slots WHERE slot_name IN ('regress_sb_a', 'regress_sb_b');
+SELECT count(*) AS roles_left FROM pg_roles WHERE rolname IN ('regress_sb_a', 'regress_sb_b');
+SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name LIKE 'regress_fill%';
+SELECT standby_name, slot_name FROM pgrepl_admin.add_standby('regress_sb_a', '10.6.0.20');
+SELECT pgrepl_admin.remove_standby('regress_sb_a');
+
+-- a role the standby did not create stays when the standby goes; one it
+-- created goes with the last standby that uses it
+CREATE ROLE regress_shared LOGIN REPLICATION;
+SELECT standby_name, role_name, password FROM pgrepl_admin.add_standby('regress_sb4', '10.6.0.10', role_name => 'regress_shared', create_slot => false);
+SELECT standby_name, role_name, length(password) AS password_length FROM pgrepl_admin.add_standby('regress_sb5', '10.6.0.11', role_name => 'regress_pair', create_slot => false);
+SELECT standby_name, role_name, password FROM pgrepl_admin.add_standby('regress_sb6', '10.6.0.12', role_name => 'regress_pair', create_slot => false);
+SELECT name, role_name, role_created FROM pgrepl_admin.standbys WHERE name IN ('regress_sb4', 'regress_sb5', 'regress_sb6') ORDER BY name;
+SELECT pgrepl_admin.remove_standby('regress_sb4');
+SELECT pgrepl_admin.remove_standby('regress_sb5');
+SELECT name, role_name, role_created FROM pgrepl_admin.standbys WHERE name = 'regress_sb6';
+SELECT rolname FROM pg_roles WHERE rolname IN ('regress_shared', 'regress_pair') ORDER BY 1;
+SELECT pgrepl_admin.remove_standby('regress_sb6');
+SELECT rolname FROM pg_roles WHERE rolname IN ('regress_shared', 'regress_pair') ORDER BY 1;
+DROP ROLE regress_shared;
+
 -- removing
 SELECT pgrepl_admin.remove_standby('regress_sb1');
 SELECT pgrepl_admin.remove_standby('regress_sb1');

@@ -1,20 +1,22 @@
 -- The worker_status view on the regression instance.  pg_regress runs this
--- suite in contrib_regression while the worker watches pgrepl_admin.database
--- (postgres), where the extension does not exist: the worker is up and
--- says it is waiting for it.  (The TAP suite covers the running worker.)
+-- suite in contrib_regression, which regress.conf makes pgrepl_admin.database
+-- (the only database where the extension can be installed): the worker,
+-- which retries until pg_regress has created the database, finds the
+-- extension there and runs each task once at start.
 \set VERBOSITY terse
 
--- give the worker up to 60 s to have connected after the instance started
+-- give the worker up to 60 s to have connected and run every task once
 DO $$
 BEGIN
     FOR i IN 1..600 LOOP
-        EXIT WHEN (SELECT bool_and(worker_pid IS NOT NULL) FROM pgrepl_admin.worker_status);
+        EXIT WHEN (SELECT bool_and(worker_pid IS NOT NULL AND last_outcome IS NOT NULL)
+                   FROM pgrepl_admin.worker_status);
         PERFORM pg_sleep(0.1);
     END LOOP;
 END
 $$;
 
-SELECT task, runs_on_standby, run_interval, state, last_outcome,
+SELECT task, runs_on_standby, run_interval, state IN ('scheduled', 'running') AS active, last_outcome,
        worker_pid IS NOT NULL AS worker_running,
        worker_pid = (SELECT pid FROM pg_stat_activity
                      WHERE backend_type = 'pgrepl_admin maintenance') AS pid_matches

@@ -29,6 +29,7 @@
 #include "backup.h"
 #include "backup_slots.h"
 #include "backup_worker.h"
+#include "home_database.h"
 #include "settings.h"
 #include "shmem.h"
 #include "sql_args.h"
@@ -290,6 +291,7 @@ backup_start(PG_FUNCTION_ARGS)
 	pid_t		pid;
 
 	pgrepl_require_sql_version();
+	pgrepl_require_home_database();
 	pgrepl_require_preload("pgrepl_admin.backup_start");
 	label = label_arg(fcinfo);
 	pgrepl_require_arg(fcinfo, 1, "fast");
@@ -441,6 +443,7 @@ backup_stop(PG_FUNCTION_ARGS)
 	bool		nulls[BACKUP_STOP_COLS] = {0};
 
 	pgrepl_require_sql_version();
+	pgrepl_require_home_database();
 	pgrepl_require_preload("pgrepl_admin.backup_stop");
 	label = label_arg(fcinfo);
 	pgrepl_require_arg(fcinfo, 1, "wait_for_archive");
@@ -488,6 +491,7 @@ backup_abort(PG_FUNCTION_ARGS)
 	uint64		generation;
 
 	pgrepl_require_sql_version();
+	pgrepl_require_home_database();
 	pgrepl_require_preload("pgrepl_admin.backup_abort");
 	label = label_arg(fcinfo);
 

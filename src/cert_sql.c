@@ -18,12 +18,15 @@
 #include "catalog/pg_type_d.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "cert_ops.h"
 #include "cert_sql.h"
+#include "home_database.h"
 #include "sql_args.h"
 #include "tls_probe.h"
 #include "sql_version.h"
@@ -173,6 +176,7 @@ ca_init(PG_FUNCTION_ARGS)
 	CertEntry  *entry;
 
 	pgrepl_require_sql_version();
+	pgrepl_require_home_database();
 	pgrepl_require_arg(fcinfo, 0, "common_name");
 	pgrepl_require_arg(fcinfo, 1, "valid_for");
 	pgrepl_require_arg(fcinfo, 2, "key_type");
@@ -244,6 +248,7 @@ ca_retire(PG_FUNCTION_ARGS)
 	bool		retired;
 
 	pgrepl_require_sql_version();
+	pgrepl_require_home_database();
 	pgrepl_require_arg(fcinfo, 0, "serial");
 	serial = normalize_serial(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 
@@ -349,6 +354,7 @@ rotate_server_cert(PG_FUNCTION_ARGS)
 	CertKeyType key_type;
 
 	pgrepl_require_sql_version();
+	pgrepl_require_home_database();
 	pgrepl_require_arg(fcinfo, 1, "valid_for");
 	pgrepl_require_arg(fcinfo, 2, "key_type");
 	hostnames = PG_ARGISNULL(0) ? cert_default_hostnames() : hostnames_arg(PG_GETARG_ARRAYTYPE_P(0));
@@ -359,9 +365,38 @@ rotate_server_cert(PG_FUNCTION_ARGS)
 }
 
 /*
- * issue_client_cert(role_name, valid_for, key_type)
- *		A client certificate with CN = role_name, for cert authentication.
- *		The key goes to the caller and is kept nowhere.
+ * check_client_role
+ *		A client certificate logs in whoever holds it as role: without
+ *		force, the role must exist and not be a superuser, so that a
+ *		certificate is never the way in for a superuser, nor waits for a
+ *		role of that name to be created later.
+ */
+static void
+check_client_role(const char *role, bool force)
+{
+	Oid			roleid;
+
+	if (force)
+		return;
+	roleid = get_role_oid(role, true);
+	if (!OidIsValid(roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" does not exist", role),
+				 errhint("Create the role first, or pass force => true to issue a certificate for a role yet to be created.")));
+	if (superuser_arg(roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" is a superuser", role),
+				 errdetail("A client certificate would let whoever holds it in as a superuser wherever pg_hba.conf allows cert authentication."),
+				 errhint("Issue certificates for roles made for the purpose, or pass force => true.")));
+}
+
+/*
+ * issue_client_cert(role_name, valid_for, key_type, force)
+ *		A client certificate with CN = role_name, for cert authentication,
+ *		for an existing role that is not a superuser unless forced.  The
+ *		key goes to the caller and is kept nowhere.
  */
 Datum
 issue_client_cert(PG_FUNCTION_ARGS)
@@ -377,6 +412,7 @@ issue_client_cert(PG_FUNCTION_ARGS)
 	bool		nulls[CLIENT_CERT_COLS] = {0};
 
 	pgrepl_require_sql_version();
+	pgrepl_require_home_database();
 	pgrepl_require_arg(fcinfo, 0, "role_name");
 	pgrepl_require_arg(fcinfo, 1, "valid_for");
 	pgrepl_require_arg(fcinfo, 2, "key_type");
@@ -384,6 +420,8 @@ issue_client_cert(PG_FUNCTION_ARGS)
 	check_common_name(role, "role_name");
 	valid_seconds = cert_validity_seconds(PG_GETARG_INTERVAL_P(1), "valid_for");
 	key_type = cert_key_type_arg(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	pgrepl_require_arg(fcinfo, 3, "force");
+	check_client_role(role, PG_GETARG_BOOL(3));
 
 	cert_issue_client(role, valid_seconds, key_type, &cert_pem, &key_pem, &not_after);
 

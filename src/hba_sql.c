@@ -35,6 +35,7 @@
 #include "compat.h"
 #include "durable_file.h"
 #include "hba_sql.h"
+#include "home_database.h"
 #include "spi_query.h"
 #include "sql_args.h"
 
@@ -238,6 +239,7 @@ hba_add(PG_FUNCTION_ARGS)
 	HbaRule		rule = {0};
 	inet	   *address;
 
+	pgrepl_require_home_database();
 	pgrepl_require_arg(fcinfo, 0, "address");
 	pgrepl_require_arg(fcinfo, 1, "role_name");
 	pgrepl_require_arg(fcinfo, 2, "database");
@@ -268,6 +270,7 @@ hba_remove(PG_FUNCTION_ARGS)
 	const char *argv[1];
 	char	  **standby;
 
+	pgrepl_require_home_database();
 	pgrepl_require_arg(fcinfo, 0, "rule_id");
 	rule_id = PG_GETARG_INT64(0);
 	argv[0] = psprintf(INT64_FORMAT, rule_id);
@@ -298,6 +301,7 @@ hba_remove(PG_FUNCTION_ARGS)
 Datum
 hba_sync(PG_FUNCTION_ARGS)
 {
+	pgrepl_require_home_database();
 	hba_file_lock_rules();
 	hba_file_write_at_commit(true);
 	PG_RETURN_VOID();
@@ -315,6 +319,7 @@ hba_rules_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("hba_rules_changed() must be called as a trigger")));
+	pgrepl_require_home_database();
 	hba_file_lock_rules();
 	hba_file_write_at_commit(false);
 	return PointerGetDatum(NULL);
@@ -448,7 +453,10 @@ line_covers(const HbaLine *earlier, const HbaLine *parsed, const HbaRule *rule)
  *		the server has loaded it, the earlier line that shadows it, and any
  *		error.  "Loaded" means the rule's line is in the file as rendered,
  *		the server accepts every line of the file, and it reloaded its
- *		configuration after the file last changed.
+ *		configuration after the file last changed.  The parser's message
+ *		about a line outside the managed block is the administrator's
+ *		text: like pg_hba_file_rules, it is shown to superusers only
+ *		(pg_monitor learns that such a line is invalid, not which).
  */
 Datum
 hba_file_status(PG_FUNCTION_ARGS)
@@ -524,6 +532,8 @@ hba_file_status(PG_FUNCTION_ARGS)
 			error = "its line in pg_hba.conf differs from the rule; pgrepl_admin.hba_sync() rewrites it";
 		else if (mine->error != NULL)
 			error = mine->error;
+		else if (bad != NULL && bad->rule_id < 0 && !superuser())
+			error = "a line of pg_hba.conf outside the managed block is invalid, so the server keeps its previous rules; a superuser sees which in pg_hba_file_rules";
 		else if (bad != NULL)
 			error = psprintf("line %d of \"%s\" is invalid (%s), so the server keeps its previous rules",
 							 bad->line_num, bad->file_name, bad->error ? bad->error : "invalid line");

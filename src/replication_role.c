@@ -37,6 +37,7 @@
 #include "utils/syscache.h"
 
 #include "hba_file.h"
+#include "home_database.h"
 #include "replication_role.h"
 #include "compat.h"
 #include "scram_secret.h"
@@ -48,9 +49,9 @@
 PG_FUNCTION_INFO_V1(create_replication_role);
 PG_FUNCTION_INFO_V1(drop_replication_role);
 
-/* A new password: PASSWORD_RANDOM_BYTES random bytes in URL-safe base64. */
+/* PASSWORD_RANDOM_BYTES random bytes in URL-safe base64, palloc'd */
 static char *
-generate_password(void)
+draw_password(void)
 {
 	unsigned char raw[PASSWORD_RANDOM_BYTES];
 	int			len = pg_b64_enc_len(sizeof(raw));
@@ -76,6 +77,29 @@ generate_password(void)
 			out[i] = '_';
 	}
 	return out;
+}
+
+/*
+ * generate_password
+ *		A new password: PASSWORD_RANDOM_BYTES random bytes in URL-safe
+ *		base64.  It goes through check_password_hook like any other, and
+ *		password policies commonly want letters and non-letters (passwordcheck
+ *		does): a draw without both (about 1 in 800) is drawn again.
+ */
+static char *
+generate_password(void)
+{
+	static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	char	   *out;
+
+	for (;;)
+	{
+		out = draw_password();
+		if (strpbrk(out, letters) != NULL && strspn(out, letters) < strlen(out))
+			return out;
+		explicit_bzero(out, strlen(out));
+		pfree(out);
+	}
 }
 
 /*
@@ -123,9 +147,25 @@ refuse_superuser(const char *role_name)
 }
 
 /*
+ * check_password_policy
+ *		Give check_password_hook (passwordcheck, or any password policy) the
+ *		plain-text password, as CREATE ROLE ... PASSWORD does before it
+ *		computes the secret: a secret hides from the policy everything but
+ *		whether it equals the role name.  The hook reports a refusal with an
+ *		error of its own; the password reaches no message here.
+ */
+static void
+check_password_policy(const char *role_name, const char *password)
+{
+	if (check_password_hook)
+		(*check_password_hook) (role_name, password, PASSWORD_TYPE_PLAINTEXT,
+								(Datum) 0, true);
+}
+
+/*
  * set_role_secret
  *		Store a SCRAM secret as a new role's password, as ALTER ROLE ...
- *		PASSWORD would, once check_password_hook has seen it.  CREATE ROLE
+ *		PASSWORD would, once check_password_policy has seen the password.  CREATE ROLE
  *		would also make sure the secret is not that of an empty password by
  *		recomputing it with PostgreSQL's own PBKDF2, which costs more than
  *		making the secret did; here the password is never empty: an empty
@@ -142,10 +182,6 @@ set_role_secret(const char *role_name, const char *secret)
 	Datum		values[Natts_pg_authid] = {0};
 	bool		nulls[Natts_pg_authid] = {0};
 	bool		replace[Natts_pg_authid] = {0};
-
-	if (check_password_hook)
-		(*check_password_hook) (role_name, secret, PASSWORD_TYPE_SCRAM_SHA_256,
-								(Datum) 0, true);
 
 	rel = table_open(AuthIdRelationId, RowExclusiveLock);
 	tuple = SearchSysCache1(AUTHNAME, CStringGetDatum(role_name));
@@ -218,6 +254,7 @@ replication_role_create(const char *role_name, const char *password,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("password must not be empty"),
 						 errhint("Pass NULL to have a strong password generated.")));
+			check_password_policy(role_name, password);
 			verifier = scram_secret_build(password);
 		}
 		stmt->stmt_type = ROLESTMT_ROLE;
@@ -305,6 +342,7 @@ create_replication_role(PG_FUNCTION_ARGS)
 {
 	char	   *password;
 
+	pgrepl_require_home_database();
 	pgrepl_require_arg(fcinfo, 0, "role_name");
 	pgrepl_require_arg(fcinfo, 2, "if_not_exists");
 	password = replication_role_create(NameStr(*PG_GETARG_NAME(0)),
@@ -324,6 +362,7 @@ drop_replication_role(PG_FUNCTION_ARGS)
 {
 	const char *role_name;
 
+	pgrepl_require_home_database();
 	pgrepl_require_arg(fcinfo, 0, "role_name");
 	role_name = NameStr(*PG_GETARG_NAME(0));
 	if (replication_role_drop(role_name))

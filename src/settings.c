@@ -17,6 +17,7 @@
 
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "settings.h"
 
@@ -55,14 +56,28 @@ pgrepl_define_settings(void)
 {
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomStringVariable("pgrepl_admin.database",
-								   "Database the pgrepl_admin maintenance worker connects to.",
+								   "Database the pgrepl_admin maintenance worker connects to, the only one where the extension can be installed.",
 								   "The worker runs its tasks only once CREATE EXTENSION pgrepl_admin "
 								   "has been run in this database.",
 								   &pgrepl_database,
-								   "postgres",
+								   PGREPL_DEFAULT_DATABASE,
 								   PGC_POSTMASTER,
 								   0,
 								   NULL, NULL, NULL);
+	else
+	{
+		/*
+		 * Loaded on demand, the library cannot define a postmaster-only
+		 * setting, yet the value postgresql.conf gives it still names the
+		 * one database where the extension belongs (home_database.c): read
+		 * it from its placeholder before the prefix is reserved, which
+		 * removes the placeholder.
+		 */
+		const char *configured = GetConfigOption("pgrepl_admin.database", true, false);
+
+		pgrepl_database = MemoryContextStrdup(TopMemoryContext,
+											  configured ? configured : PGREPL_DEFAULT_DATABASE);
+	}
 
 	DefineCustomIntVariable("pgrepl_admin.lag_sample_interval",
 							"Interval between two samples of replication lag into pgrepl_admin.lag_history.",

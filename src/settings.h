@@ -9,7 +9,12 @@
 #ifndef PGREPL_SETTINGS_H
 #define PGREPL_SETTINGS_H
 
-/* pgrepl_admin.database: the database the maintenance worker connects to */
+/*
+ * pgrepl_admin.database: the database the maintenance worker connects to,
+ * and the only one where the extension may be installed.  Set even when
+ * the library is not preloaded (from postgresql.conf, else the default).
+ */
+#define PGREPL_DEFAULT_DATABASE "postgres"
 extern char *pgrepl_database;
 
 /* pgrepl_admin.lag_sample_interval, in seconds; 0 turns sampling off */

@@ -16,7 +16,9 @@
  * they are created at PRE_COMMIT, after pg_hba.conf has been written and
  * checked (hba_file_pre_commit), and dropped only once the transaction has
  * committed: a transaction that rolls back, or fails before that point,
- * never touches a slot, and a crash between the slot change and the commit
+ * never touches a slot; one whose commit fails after PRE_COMMIT (another
+ * participant's pre-commit work, a serialization failure at commit) drops
+ * at abort the slots it made; and a crash between the slot change and the commit
  * record can leave a slot that no standby owns (replication_lag shows it
  * as orphaned-slot), never a standby whose slot is gone.  (A standby
  * removed and added again in one transaction has its old slot replaced by
@@ -49,6 +51,7 @@
 #include "cert_store.h"
 #include "hba_file.h"
 #include "hba_sql.h"
+#include "home_database.h"
 #include "replication_role.h"
 #include "settings.h"
 #include "spi_query.h"
@@ -64,6 +67,9 @@ PG_FUNCTION_INFO_V1(remove_standby);
 /* slots to create at PRE_COMMIT and to drop at COMMIT, in TopTransactionContext */
 static List *slots_to_create = NIL;
 static List *slots_to_drop = NIL;
+
+/* slots PRE_COMMIT made where none was, for ABORT to drop, in TopTransactionContext */
+static List *slots_created = NIL;
 static bool callback_registered = false;
 
 /* a row of pgrepl_admin.standbys */
@@ -74,6 +80,7 @@ typedef struct Standby
 	char	   *address;
 	char	   *auth;
 	char	   *slot_name;		/* NULL when none */
+	bool		role_created;	/* add_standby() made the role */
 } Standby;
 
 /* The standby of that name, or NULL. */
@@ -84,7 +91,7 @@ find_standby(const char *name)
 	Standby    *s;
 
 	row = pgrepl_query_row("SELECT name, role_name, pg_catalog.host(address) || '/' || pg_catalog.masklen(address), "
-						   "auth, slot_name FROM pgrepl_admin.standbys WHERE name = $1",
+						   "auth, slot_name, role_created::text FROM pgrepl_admin.standbys WHERE name = $1",
 						   1, &name);
 	if (row == NULL)
 		return NULL;
@@ -94,6 +101,7 @@ find_standby(const char *name)
 	s->address = row[2];
 	s->auth = row[3];
 	s->slot_name = row[4];
+	s->role_created = strcmp(row[5], "true") == 0;
 	return s;
 }
 
@@ -123,6 +131,7 @@ static void
 slots_pre_commit(void)
 {
 	List	   *dropping = NIL;
+	List	   *replaced = slots_to_drop;
 	MemoryContext old;
 	ListCell   *lc;
 
@@ -155,22 +164,32 @@ slots_pre_commit(void)
 	{
 		const char *slot = lfirst(lc);
 
-		(void) pgrepl_query_exec("SELECT pg_catalog.pg_create_physical_replication_slot($1::name, true) "
-								 "WHERE EXISTS (SELECT FROM pgrepl_admin.standbys WHERE slot_name = $1::name) "
-								 "AND NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = $1::name)",
-								 1, &slot);
+		if (pgrepl_query_exec("SELECT pg_catalog.pg_create_physical_replication_slot($1::name, true) "
+							  "WHERE EXISTS (SELECT FROM pgrepl_admin.standbys WHERE slot_name = $1::name) "
+							  "AND NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = $1::name)",
+							  1, &slot) > 0 &&
+			!slot_listed(replaced, slot))
+		{
+			old = MemoryContextSwitchTo(TopTransactionContext);
+			slots_created = lappend(slots_created, (char *) slot);
+			MemoryContextSwitchTo(old);
+		}
 	}
 	PopActiveSnapshot();
 }
 
 /*
- * drop_slot_after_commit
- *		Drop the slot of a standby whose removal has committed.  Nothing
- *		may fail after the commit: a slot that cannot be dropped (one that
- *		became active in the meantime) is kept, with a WARNING.
+ * drop_slot_quietly
+ *		Drop a slot once the transaction has ended: that of a standby whose
+ *		removal has committed, or one made at PRE_COMMIT by a transaction
+ *		whose commit then failed (another participant's deferred work, a
+ *		remote commit, a serialization failure), which no standby owns and
+ *		which would hold WAL and make a retry fail.  Nothing may fail at
+ *		that point: a slot that cannot be dropped (one that became active
+ *		in the meantime) is kept, with a WARNING.
  */
 static void
-drop_slot_after_commit(const char *slot)
+drop_slot_quietly(const char *slot, bool aborted)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 
@@ -191,6 +210,8 @@ drop_slot_after_commit(const char *slot)
 		LWLockReleaseAll();
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
+				 aborted ?
+				 errmsg("replication slot \"%s\" made by a transaction that failed to commit was kept", slot) :
 				 errmsg("replication slot \"%s\" of a removed standby was kept", slot),
 				 errdetail("%s", edata->message),
 				 errhint("Drop it with pg_drop_replication_slot() once it is no longer active.")));
@@ -219,13 +240,25 @@ standby_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 			foreach(lc, slots_to_drop)
-				drop_slot_after_commit(lfirst(lc));
+				drop_slot_quietly(lfirst(lc), false);
 			slots_to_create = NIL;
 			slots_to_drop = NIL;
+			slots_created = NIL;
 			break;
 		case XACT_EVENT_ABORT:
+			/*
+			 * The commit failed after PRE_COMMIT made these.  A slot whose
+			 * creation failed half-way is still this session's: release it
+			 * (which drops it, as it was not made persistent) as the error
+			 * recovery would right after, so that the drops can acquire.
+			 */
+			if (slots_created != NIL && MyReplicationSlot != NULL)
+				ReplicationSlotRelease();
+			foreach(lc, slots_created)
+				drop_slot_quietly(lfirst(lc), true);
 			slots_to_create = NIL;
 			slots_to_drop = NIL;
+			slots_created = NIL;
 			break;
 		default:
 			break;
@@ -405,8 +438,9 @@ add_standby(PG_FUNCTION_ARGS)
 	char	   *cert_pem = NULL;
 	char	   *key_pem = NULL;
 	HbaRule		rule = {0};
-	const char *argv[5];
+	const char *argv[6];
 
+	pgrepl_require_home_database();
 	pgrepl_require_arg(fcinfo, 0, "name");
 	pgrepl_require_arg(fcinfo, 1, "address");
 	pgrepl_require_arg(fcinfo, 2, "auth");
@@ -466,7 +500,8 @@ add_standby(PG_FUNCTION_ARGS)
 	/* check what can be checked before anything changes */
 	if (create_slot)
 		check_new_slot(want.slot_name);
-	if (OidIsValid(get_role_oid(want.role_name, true)) && !role_given)
+	want.role_created = !OidIsValid(get_role_oid(want.role_name, true));
+	if (!want.role_created && !role_given)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("role \"%s\" already exists", want.role_name),
@@ -487,9 +522,10 @@ add_standby(PG_FUNCTION_ARGS)
 	argv[2] = want.address;
 	argv[3] = want.auth;
 	argv[4] = want.slot_name;
-	(void) pgrepl_query_exec("INSERT INTO pgrepl_admin.standbys (name, role_name, address, auth, slot_name) "
-							 "VALUES ($1, $2::name, $3::cidr, $4, $5::name)",
-							 5, argv);
+	argv[5] = want.role_created ? "true" : "false";
+	(void) pgrepl_query_exec("INSERT INTO pgrepl_admin.standbys (name, role_name, address, auth, slot_name, role_created) "
+							 "VALUES ($1, $2::name, $3::cidr, $4, $5::name, $6::boolean)",
+							 6, argv);
 	if (create_slot)
 		slot_at_commit(want.slot_name, true);
 
@@ -536,9 +572,11 @@ slot_is_synchronized_standby_slot(const char *slot)
 
 /*
  * remove_standby(name, drop_slot)
- *		Remove the standby's rule, its role (unless something else still
- *		uses it) and, with drop_slot, its slot; false when there is no such
- *		standby.  Refused while the slot is active.
+ *		Remove the standby's rule, its role if add_standby() created it
+ *		(unless something else still uses it: then the next standby with
+ *		that role takes over dropping it) and, with drop_slot, its slot;
+ *		false when there is no such standby.  Refused while the slot is
+ *		active.
  */
 Datum
 remove_standby(PG_FUNCTION_ARGS)
@@ -550,6 +588,7 @@ remove_standby(PG_FUNCTION_ARGS)
 	const char *argv[1];
 	bool		role_in_use;
 
+	pgrepl_require_home_database();
 	pgrepl_require_arg(fcinfo, 0, "name");
 	pgrepl_require_arg(fcinfo, 1, "drop_slot");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -606,9 +645,18 @@ remove_standby(PG_FUNCTION_ARGS)
 	role_in_use = pgrepl_query_exec("SELECT FROM pgrepl_admin.standbys WHERE role_name = $1::name "
 									"UNION ALL SELECT FROM pgrepl_admin.hba_rules WHERE role_name = $1::name",
 									1, argv) > 0;
-	if (role_in_use)
+	if (!s->role_created)
+		ereport(NOTICE,
+				(errmsg("role \"%s\" is kept: add_standby() did not create it", s->role_name)));
+	else if (role_in_use)
+	{
+		/* the last standby that uses the role drops it */
+		(void) pgrepl_query_exec("UPDATE pgrepl_admin.standbys SET role_created = true WHERE name = "
+								 "(SELECT min(name) FROM pgrepl_admin.standbys WHERE role_name = $1::name)",
+								 1, argv);
 		ereport(NOTICE,
 				(errmsg("role \"%s\" is kept: other standbys or rules still use it", s->role_name)));
+	}
 	else
 		(void) replication_role_drop(s->role_name);
 

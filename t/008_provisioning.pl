@@ -4,7 +4,10 @@
 # pg_hba.conf byte for byte; the worker repairs drift and renders the rules
 # on a standby, so that a promoted standby admits the others; pg_hba.conf
 # outside the data directory (Debian layout); a slot taken by another reader
-# between remove_standby and the commit is kept with a WARNING.
+# between remove_standby and the commit is kept with a WARNING; a commit that
+# fails after add_standby's pre-commit work (postgres_fdw's remote commit)
+# leaves no slot; a password policy (passwordcheck) sees the password
+# create_replication_role is given.
 
 use strict;
 use warnings;
@@ -147,6 +150,8 @@ $primary->connect_ok("$dbconn user=prohibited_role password='$pw{prohibited_role
 $primary->connect_fails("$dbconn user=prohibited_role password='private'",
 	'and another password is refused', expected_stderr => qr/password authentication failed for user "prohibited_role"/);
 
+my ($ret, $out, $err);
+
 # --- a rolled-back transaction leaves the file byte for byte, and no slot
 my $before = file_sha($hba);
 $primary->safe_psql('postgres', q{
@@ -160,8 +165,41 @@ is(file_sha($hba), $before, 'a rolled-back migration leaves pg_hba.conf identica
 is($primary->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'rolled_back'"),
 	'0', 'and creates no slot');
 
+# --- a commit that fails after add_standby's pre-commit work leaves no
+# slot: here postgres_fdw's own pre-commit step, which runs after ours,
+# commits the remote side, where a deferred constraint fails; the retry
+# then works
+$primary->safe_psql('postgres', q{
+	CREATE EXTENSION postgres_fdw;
+	CREATE TABLE fdw_target (k int UNIQUE DEFERRABLE INITIALLY DEFERRED);
+	INSERT INTO fdw_target VALUES (1);
+} . "CREATE SERVER loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '" . $primary->host
+	. "', port '" . $primary->port . "', dbname 'postgres');" . q{
+	CREATE USER MAPPING FOR CURRENT_USER SERVER loopback;
+	CREATE FOREIGN TABLE fdw_remote (k int) SERVER loopback OPTIONS (table_name 'fdw_target');
+});
+($ret, $out, $err) = $primary->psql('postgres', q{
+	SELECT count(*) FROM fdw_remote;
+	BEGIN;
+	SELECT standby_name FROM pgrepl_admin.add_standby('fdw_standby', '10.0.0.12/32');
+	INSERT INTO fdw_remote VALUES (1);
+	COMMIT;
+});
+like($err, qr/ERROR:  duplicate key value violates unique constraint "fdw_target_k_key"/,
+	'the remote commit fails after add_standby\'s pre-commit work');
+is($primary->safe_psql('postgres', q{
+	SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'fdw_standby') || '|' ||
+	       (SELECT count(*) FROM pgrepl_admin.standbys WHERE name = 'fdw_standby') || '|' ||
+	       (SELECT count(*) FROM pg_roles WHERE rolname = 'fdw_standby')}),
+	'0|0|0', 'and leaves no slot, standby or role');
+is($primary->safe_psql('postgres', q{
+	SELECT slot_name FROM pgrepl_admin.add_standby('fdw_standby', '10.0.0.12/32');
+	SELECT pgrepl_admin.remove_standby('fdw_standby');
+	DROP SERVER loopback CASCADE; DROP TABLE fdw_target; DROP EXTENSION postgres_fdw}),
+	"fdw_standby\nt", 'a retry provisions the standby');
+
 # --- remove_standby refuses while the slot is active
-my ($ret, $out, $err) = $primary->psql('postgres', "SELECT pgrepl_admin.remove_standby('scram_standby')");
+($ret, $out, $err) = $primary->psql('postgres', "SELECT pgrepl_admin.remove_standby('scram_standby')");
 like($err, qr/replication slot "scram_standby" of standby "scram_standby" is active/,
 	'remove_standby refuses while the standby streams from its slot');
 is($primary->safe_psql('postgres', "SELECT pgrepl_admin.remove_standby('far_standby')"), 't', 'an idle standby is removed');
@@ -293,5 +331,28 @@ unlike($hba_after, qr/after the edit/, 'the rule refused after the edit is not')
 is($debian->safe_psql('postgres', "SELECT count(*) FROM pgrepl_admin.hba_rules WHERE comment = 'after the edit'"),
 	'0', 'nor in the table');
 $debian->stop;
+
+# A password policy (check_password_hook) sees the plain-text password, as
+# it does for CREATE ROLE ... PASSWORD, and the role still gets a SCRAM
+# secret.
+my $policy = new_primary('policy', streaming => 0,
+	conf => "shared_preload_libraries = 'pgrepl_admin,passwordcheck'\n");
+($rc, $stdout, $stderr) = $policy->psql('postgres', q{CREATE ROLE regress_weak PASSWORD 'abc'});
+like($stderr, qr/password is too short/, 'passwordcheck refuses a short password to CREATE ROLE');
+($rc, $stdout, $stderr) = $policy->psql('postgres', q{SELECT pgrepl_admin.create_replication_role('regress_weak', 'abc')});
+like($stderr, qr/ERROR:  password is too short/, 'and to create_replication_role');
+($rc, $stdout, $stderr) = $policy->psql('postgres',
+	q{SELECT pgrepl_admin.create_replication_role('regress_weak', 'x9-regress_weak-y8')});
+like($stderr, qr/ERROR:  password must not contain user name/, 'the policy sees the password as it was given');
+is($policy->safe_psql('postgres', q{SELECT count(*) FROM pg_roles WHERE rolname = 'regress_weak'}), '0',
+	'no role was made');
+$policy->safe_psql('postgres', q{SELECT pgrepl_admin.create_replication_role('regress_strong', 'Long-enough-9-secret')});
+is($policy->safe_psql('postgres', q{SELECT rolpassword LIKE 'SCRAM-SHA-256$4096:%' FROM pg_authid WHERE rolname = 'regress_strong'}),
+	't', 'a password the policy accepts is stored as a SCRAM secret');
+is($policy->safe_psql('postgres', q{
+	SELECT length(password) FROM pgrepl_admin.add_standby('policy_sb', '10.44.0.1', create_slot => false)}),
+	'32', 'generated passwords pass the policy');
+unlike(slurp_file($policy->logfile), qr/ERROR:.*Long-enough-9-secret/, 'no error message carries a password');
+$policy->stop;
 
 done_testing();

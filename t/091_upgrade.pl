@@ -36,7 +36,7 @@ my $objects = q{
 	                    THEN pg_get_viewdef(d.objid)
 	                    ELSE (SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
 	                          FROM pg_attribute WHERE attrelid = d.objid AND attnum > 0 AND NOT attisdropped) END
-	       END, ''), E'\n' ORDER BY 1)
+	       END, ''), E'\n' ORDER BY pg_describe_object(d.classid, d.objid, d.objsubid))
 	FROM pg_depend d
 	WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgrepl_admin') AND d.deptype = 'e'
 };
@@ -45,12 +45,32 @@ cmp_ok(length($fresh), '>', 1000, 'a fresh install has its objects');
 
 for my $version (grep { $_ ne $default } @versions)
 {
-	$node->safe_psql('postgres', "CREATE DATABASE from_$version");
-	$node->safe_psql("from_$version", "CREATE EXTENSION pgrepl_admin VERSION '$version'");
-	$node->safe_psql("from_$version", 'ALTER EXTENSION pgrepl_admin UPDATE');
-	is($node->safe_psql("from_$version", $objects), $fresh,
+	# in a database of its own, outside pgrepl_admin.database, where
+	# versions before 1.1 could be installed
+	(my $db = "from_$version") =~ s/\W/_/g;
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, "CREATE EXTENSION pgrepl_admin VERSION '$version'");
+	$node->safe_psql($db, 'ALTER EXTENSION pgrepl_admin UPDATE');
+	is($node->safe_psql($db, $objects), $fresh,
 		"created at $version and updated: the same objects as a fresh $default");
+
+	# an install an older version let into a second database is updated,
+	# then refuses to touch the server-wide files and says how to get out
+	for my $call (q{SELECT pgrepl_admin.hba_add('10.43.0.0/16', 'postgres', method => 'reject')},
+		'SELECT pgrepl_admin.ca_init()', q{SELECT pgrepl_admin.backup_start('second_db')},
+		q{SELECT * FROM pgrepl_admin.add_standby('second_db', '10.43.0.1')})
+	{
+		my ($rc, $out, $err) = $node->psql($db, $call);
+		like($err, qr/ERROR:  pgrepl_admin can only be used in database "postgres"/,
+			"from $version, outside pgrepl_admin.database: $call is refused");
+		like($err, qr/HINT:  Drop the extension in this database with DROP EXTENSION pgrepl_admin/,
+			'with the way out');
+	}
+	$node->safe_psql($db, 'DROP EXTENSION pgrepl_admin');
 }
+is($node->safe_psql('postgres', 'SELECT count(*) FROM pgrepl_admin.certificates'), '0',
+	'the refused calls made no certificate');
+unlike(slurp_file($node->data_dir . '/pg_hba.conf'), qr/10\.43\./, 'nor a rule');
 my ($rc, $out, $err) = $node->psql('postgres', 'ALTER EXTENSION pgrepl_admin UPDATE');
 like($err, qr/version "$default" of extension "pgrepl_admin" is already installed/,
 	'updating the newest version is a no-op');

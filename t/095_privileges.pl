@@ -87,7 +87,7 @@ my %objects = (
 	  [ 'trigger', q{SELECT pgrepl_admin.hba_rules_changed()}, '39P01' ],
 	'function pgrepl_admin.hba_sync()' =>
 	  [ 'superuser-only', q{SELECT pgrepl_admin.hba_sync()}, '00000' ],
-	'function pgrepl_admin.issue_client_cert(name,interval,text)' =>
+	'function pgrepl_admin.issue_client_cert(name,interval,text,boolean)' =>
 	  [ 'superuser', qq{SELECT * FROM pgrepl_admin.issue_client_cert($V, '0')}, '22023' ],
 	'function pgrepl_admin.md5_in_use()' =>
 	  [ 'pg_monitor', q{SELECT count(*) FROM pgrepl_admin.md5_in_use()}, '00000' ],
@@ -253,6 +253,22 @@ is($node->safe_psql('postgres', q{
 	       || ' ' || (SELECT count(*) FROM pgrepl_admin.hba_rules)
 	       || ' ' || (SELECT count(*) FROM pgrepl_admin.standbys)}),
 	'1 0 0', 'the refused calls made or dropped no role, rule or standby');
+
+# hba_status: the parser's messages about lines outside the managed block
+# are for those who may read pg_hba_file_rules (superusers), not pg_monitor
+$node->safe_psql('postgres', q{SELECT pgrepl_admin.hba_add('10.79.0.0/16', 'regress_priv_victim')});
+my $hba_file = $node->safe_psql('postgres', 'SHOW hba_file');
+my $hba_text = slurp_file($hba_file);
+$node->append_conf('pg_hba.conf', "host all all 10.80.0.0/16 regress-secret-method\n");
+my $status = q{SELECT error FROM pgrepl_admin.hba_status WHERE address = '10.79.0.0/16'};
+like($node->safe_psql('postgres', $status), qr/invalid authentication method "regress-secret-method"/,
+	'a superuser sees why a line outside the managed block is invalid');
+my $seen = $node->safe_psql('postgres', "SET ROLE regress_monitor; $status");
+unlike($seen, qr/regress-secret-method/, 'pg_monitor does not see the text of a line outside the managed block');
+like($seen, qr/a line of pg_hba\.conf outside the managed block is invalid/, 'but does see that the file is broken');
+open(my $fh, '>', $hba_file) or die $!;
+print $fh $hba_text;
+close $fh;
 
 $node->stop;
 done_testing();
