@@ -52,6 +52,7 @@
 #include "utils/guc_tables.h"
 
 #include "compat.h"
+#include "home_database.h"
 #include "prepare_primary.h"
 #include "server_config.h"
 #include "sql_args.h"
@@ -743,7 +744,11 @@ prepare_primary(PG_FUNCTION_ARGS)
 	n = plan_rows(rows, max_standbys, listen_addresses);
 
 	if (apply)
+	{
+		/* the settings are the server's: written from its one home database */
+		pgrepl_require_home_database();
 		apply_rows(rows, n);
+	}
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (int i = 0; i < n; i++)
