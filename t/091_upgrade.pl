@@ -36,7 +36,7 @@ my $objects = q{
 	                    THEN pg_get_viewdef(d.objid)
 	                    ELSE (SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
 	                          FROM pg_attribute WHERE attrelid = d.objid AND attnum > 0 AND NOT attisdropped) END
-	       END, ''), E'\n' ORDER BY 1)
+	       END, ''), E'\n' ORDER BY pg_describe_object(d.classid, d.objid, d.objsubid))
 	FROM pg_depend d
 	WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgrepl_admin') AND d.deptype = 'e'
 };
@@ -45,10 +45,11 @@ cmp_ok(length($fresh), '>', 1000, 'a fresh install has its objects');
 
 for my $version (grep { $_ ne $default } @versions)
 {
-	$node->safe_psql('postgres', "CREATE DATABASE from_$version");
-	$node->safe_psql("from_$version", "CREATE EXTENSION pgrepl_admin VERSION '$version'");
-	$node->safe_psql("from_$version", 'ALTER EXTENSION pgrepl_admin UPDATE');
-	is($node->safe_psql("from_$version", $objects), $fresh,
+	(my $db = "from_$version") =~ tr/./_/;    # a plain identifier
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, "CREATE EXTENSION pgrepl_admin VERSION '$version'");
+	$node->safe_psql($db, 'ALTER EXTENSION pgrepl_admin UPDATE');
+	is($node->safe_psql($db, $objects), $fresh,
 		"created at $version and updated: the same objects as a fresh $default");
 }
 my ($rc, $out, $err) = $node->psql('postgres', 'ALTER EXTENSION pgrepl_admin UPDATE');
