@@ -15,6 +15,7 @@ packages=(
     clang                         # tests only: the libFuzzer harness (make fuzz)
     libclang-rt-14-dev            # its fuzzer and sanitizer runtimes
     debhelper dpkg-dev fakeroot   # make deb: the postgresql-15-pgrepl-admin package
+    man-db                        # tests only: man renders pgrepl_clone_standby's man page
 )
 missing=()
 for p in "${packages[@]}"; do
