@@ -1,4 +1,5 @@
-# The traps a newcomer hit following the README (issue 17): a rotation
+# The traps a newcomer hit following the README (issue 17): the worker
+# takes up its tasks as soon as CREATE EXTENSION commits; a rotation
 # returns served = t even while the server reloads around it; the clone
 # command says which host the standby dials (--primary-host) and whether the
 # certificate covers it, and add_standby() records that host; a rotation
@@ -9,6 +10,7 @@ use strict;
 use warnings;
 
 use IPC::Run;
+use Time::HiRes qw(time);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -18,6 +20,24 @@ use PgreplAdminTest;
 
 my $script = "$FindBin::RealBin/../scripts/pgrepl_clone_standby";
 my $tmp = PostgreSQL::Test::Utils::tempdir;
+
+# --- CREATE EXTENSION wakes the worker: worker_status does not show
+# waiting-extension for the rest of the worker's 5 s re-check interval.
+# The extension is created just after the worker said it waits, when its
+# next look is furthest away.
+{
+	my $fresh = new_primary('fresh', extension => 0);
+	$fresh->wait_for_log(qr/waiting for CREATE EXTENSION pgrepl_admin in database "postgres"/);
+	my $start = time;
+	$fresh->safe_psql('postgres', 'CREATE EXTENSION pgrepl_admin');
+	$fresh->poll_query_until('postgres',
+		"SELECT bool_and(state <> 'waiting-extension') FROM pgrepl_admin.worker_status")
+	  or die 'the worker never took up its tasks';
+	my $elapsed = time - $start;
+	cmp_ok($elapsed, '<', 2.5, 'the worker takes up its tasks at once after CREATE EXTENSION')
+	  or diag(sprintf('%.2f s', $elapsed));
+	$fresh->stop;
+}
 
 # pgrepl_admin.primary_host is left empty: the host comes from the clone's
 # --primary-host
