@@ -116,6 +116,20 @@ like($san, qr/\b127\.0\.0\.1\b/, 'a rotation with the default names covers the s
 like($san, qr/\bdb2\.example\.com\b/, '... and pgrepl_admin.primary_host');
 is($primary->safe_psql('postgres', "SELECT status FROM pgrepl_admin.check() WHERE check_name = 'server_certificate'"),
 	'ok', 'check() is ok again');
+# --- a role granted rotate_server_cert reads standbys as itself for the check
+$primary->safe_psql('postgres', q{
+	CREATE ROLE regress_rotator LOGIN;
+	GRANT EXECUTE ON FUNCTION pgrepl_admin.rotate_server_cert(text[], interval, text, boolean) TO regress_rotator;
+	GRANT USAGE ON SCHEMA pgrepl_admin TO regress_rotator;
+});
+($rc, $stdout, $stderr) = $primary->psql('postgres',
+	"SET ROLE regress_rotator; SELECT pgrepl_admin.rotate_server_cert(ARRAY['localhost', '127.0.0.1'])");
+like($stderr, qr/permission denied for table standbys/, 'a granted role without SELECT on standbys is refused');
+$primary->safe_psql('postgres', 'GRANT pg_monitor TO regress_rotator');
+is($primary->safe_psql('postgres',
+		"SET ROLE regress_rotator; SELECT served FROM pgrepl_admin.rotate_server_cert(ARRAY['localhost', '127.0.0.1'])"),
+	't', 'with pg_monitor it rotates');
+
 $primary->poll_query_until('postgres',
 	"SELECT count(*) = 1 FROM pg_stat_replication WHERE application_name = 'clone' AND state = 'streaming'")
   or die 'the clone does not stream';
