@@ -94,7 +94,7 @@ LEFT JOIN LATERAL (
                        'pgrepl_admin.primary_host' AS who
                 UNION ALL
                 SELECT b.primary_host, 'standby ' || b.name FROM @extschema@.standbys b) x
-          WHERE x.host IS NOT NULL
+          WHERE x.host IS NOT NULL AND left(x.host, 1) NOT IN ('/', '@')   -- not a socket directory
           GROUP BY lower(x.host)) d
     WHERE NOT d.host = ANY (SELECT lower(n) FROM unnest(s.san) n)
 ) u ON s.kind IS NOT NULL

@@ -346,8 +346,9 @@ hostnames_arg(ArrayType *array)
  *		The hosts standbys dial to reach this server that are not among
  *		names (lower-case, comma-separated; NULL when there are none), and
  *		in *who each with who dials it: pgrepl_admin.primary_host when set,
- *		and the host add_standby() wrote for each registered standby.
- *		Names are compared case-insensitively, as text.
+ *		and the host add_standby() wrote for each registered standby;
+ *		not Unix-domain socket directories ("/..." or "@..."), which carry
+ *		no TLS.  Names are compared case-insensitively, as text.
  */
 static char *
 dialed_hosts(List *names, char **who)
@@ -371,7 +372,8 @@ dialed_hosts(List *names, char **who)
 						   "                   'pgrepl_admin.primary_host' AS who "
 						   "            UNION ALL "
 						   "            SELECT primary_host, 'standby ' || name FROM pgrepl_admin.standbys) x "
-						   "      WHERE x.host IS NOT NULL GROUP BY pg_catalog.lower(x.host)) d "
+						   "      WHERE x.host IS NOT NULL AND pg_catalog.left(x.host, 1) NOT IN ('/', '@') "
+						   "      GROUP BY pg_catalog.lower(x.host)) d "
 						   "WHERE NOT d.host = ANY (pg_catalog.lower($1)::text[])",
 						   1, argv);
 	*who = row ? row[1] : NULL;

@@ -116,6 +116,12 @@ like($san, qr/\b127\.0\.0\.1\b/, 'a rotation with the default names covers the s
 like($san, qr/\bdb2\.example\.com\b/, '... and pgrepl_admin.primary_host');
 is($primary->safe_psql('postgres', "SELECT status FROM pgrepl_admin.check() WHERE check_name = 'server_certificate'"),
 	'ok', 'check() is ok again');
+# a socket directory as the host (no TLS there) is no name to certify
+is($primary->safe_psql('postgres', q{
+	SET pgrepl_admin.primary_host = '/var/run/postgresql';
+	SELECT served FROM pgrepl_admin.rotate_server_cert();
+	SELECT status FROM pgrepl_admin.check() WHERE check_name = 'server_certificate';
+}), "t\nok", 'a socket directory in pgrepl_admin.primary_host is left out');
 # --- a role granted rotate_server_cert reads standbys as itself for the check
 $primary->safe_psql('postgres', q{
 	CREATE ROLE regress_rotator LOGIN;
