@@ -6,6 +6,52 @@
 -- Each change below has its counterpart in pgrepl_admin--1.1.sql; t/091
 -- checks that an install updated from 1.0 has exactly a fresh 1.1's objects.
 
+-- issue_client_cert: a force argument; without it, only roles that exist
+-- and are not superusers get a certificate
+DROP FUNCTION @extschema@.issue_client_cert(name, interval, text);
+CREATE FUNCTION @extschema@.issue_client_cert(
+    role_name name,
+    valid_for interval DEFAULT '90 days',
+    key_type text DEFAULT 'ec-p256',
+    force boolean DEFAULT false)
+RETURNS TABLE (certificate text, private_key text, ca_certificate text, not_after timestamptz)
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'issue_client_cert';
+
+COMMENT ON FUNCTION @extschema@.issue_client_cert(name, interval, text, boolean) IS
+'Issues a client certificate with CN = role_name for cert authentication, for an existing role that is not a superuser unless force is true; the private key is returned once and stored nowhere.';
+
+REVOKE ALL ON FUNCTION @extschema@.issue_client_cert(name, interval, text, boolean) FROM PUBLIC;
+
+-- standbys.role_created: remove_standby() drops only roles add_standby()
+-- created.  1.0 recorded nothing: a role named after its standby is what
+-- add_standby() made by default, and is taken as created; a role given by
+-- role_name may have existed before, and is kept.
+ALTER TABLE @extschema@.standbys ADD COLUMN role_created boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN @extschema@.standbys.role_created IS 'Whether add_standby() created its role, which then goes with the last standby that uses it; a role that existed before is never dropped.';
+UPDATE @extschema@.standbys SET role_created = (role_name = name);
+
+-- Issue 17: the host each standby dials, recorded by add_standby()
+ALTER TABLE @extschema@.standbys ADD COLUMN primary_host text;
+COMMENT ON COLUMN @extschema@.standbys.primary_host IS 'The host add_standby() wrote into its primary_conninfo: the name or address it dials, which the server certificate must cover.';
+
+-- Issue 17: rotate_server_cert refuses, unless force, names that leave out
+-- a host the standbys dial
+DROP FUNCTION @extschema@.rotate_server_cert(text[], interval, text);
+CREATE FUNCTION @extschema@.rotate_server_cert(
+    hostnames text[] DEFAULT NULL,
+    valid_for interval DEFAULT '90 days',
+    key_type text DEFAULT 'ec-p256',
+    force boolean DEFAULT false)
+RETURNS @extschema@.certificates
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'rotate_server_cert';
+
+COMMENT ON FUNCTION @extschema@.rotate_server_cert(text[], interval, text, boolean) IS
+'Makes a new server key and certificate signed by the CA, installs them atomically, points the server at them, reloads, and returns once the server presents the new certificate. Refuses, unless force, hostnames that leave out a host the standbys dial.';
+
+REVOKE ALL ON FUNCTION @extschema@.rotate_server_cert(text[], interval, text, boolean) FROM PUBLIC;
+
 -- replication_lag: why a slot was invalidated and since when it is
 -- inactive (PostgreSQL 17), slot_invalidation_reason and slot_inactive_since
 DROP VIEW @extschema@.replication_lag;
@@ -164,8 +210,8 @@ COMMENT ON VIEW @extschema@.replication_lag IS
 REVOKE ALL ON @extschema@.replication_lag FROM PUBLIC;
 GRANT SELECT ON @extschema@.replication_lag TO pg_monitor;
 
--- check(): md5 passwords and rules (deprecated from PostgreSQL 18), lost
--- slots with their reason
+-- md5_in_use(), for the md5 row of check() (md5 is deprecated from
+-- PostgreSQL 18 on)
 -- What check() reports of md5: replication roles whose password is an md5
 -- hash, and pg_hba.conf lines with the md5 method.  Security definer,
 -- since pg_authid and pg_hba_file_rules are for superusers: it returns
@@ -193,6 +239,12 @@ COMMENT ON FUNCTION @extschema@.md5_in_use() IS
 REVOKE ALL ON FUNCTION @extschema@.md5_in_use() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.md5_in_use() TO pg_monitor;
 
+
+REVOKE ALL ON FUNCTION @extschema@.check() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.check() TO pg_monitor;
+
+-- check(): what the changes above report (md5, lost slots and their reason,
+-- hosts the server certificate does not cover, ...): its 1.1 text
 CREATE OR REPLACE FUNCTION @extschema@.check()
 RETURNS TABLE (check_name text, status text, detail text, hint text)
 LANGUAGE sql STABLE
@@ -236,15 +288,32 @@ UNION ALL
 SELECT 'server_certificate',
        CASE WHEN s.kind IS NULL THEN 'ok'
             WHEN s.expires_in < interval '0' THEN 'error'
-            WHEN s.served IS FALSE THEN 'warning'
+            WHEN s.served IS FALSE OR u.hosts IS NOT NULL THEN 'warning'
             WHEN s.expires_in < interval '7 days' THEN 'warning'
             ELSE 'ok' END,
        CASE WHEN s.kind IS NULL THEN 'No managed server certificate.'
-            ELSE format('The managed server certificate (serial %s) expires at %s%s.', s.serial, s.not_after,
-                        CASE WHEN s.served IS FALSE THEN '; the server presents another certificate' ELSE '' END) END,
-       CASE WHEN s.kind IS NOT NULL AND (s.expires_in < interval '7 days' OR s.served IS FALSE)
+            ELSE format('The managed server certificate (serial %s) expires at %s%s%s.', s.serial, s.not_after,
+                        CASE WHEN s.served IS FALSE THEN '; the server presents another certificate' ELSE '' END,
+                        COALESCE('; it does not cover ' || u.hosts, '')) END,
+       CASE WHEN s.kind IS NOT NULL AND u.hosts IS NOT NULL
+            THEN 'A standby that verifies the certificate (sslmode=verify-full) cannot connect by a host it does not cover: run pgrepl_admin.rotate_server_cert() with hostnames that include it (NULL covers every host the standbys dial).'
+            WHEN s.kind IS NOT NULL AND (s.expires_in < interval '7 days' OR s.served IS FALSE)
             THEN 'Run pgrepl_admin.rotate_server_cert(), and check that pgrepl_admin.cert_auto_renew is on and the cert_renew task succeeds.' END
 FROM (SELECT 1) one LEFT JOIN @extschema@.certificates s ON s.kind = 'server'
+LEFT JOIN LATERAL (
+    -- the hosts standbys dial (pgrepl_admin.primary_host, and the host
+    -- add_standby() wrote for each registered standby) that the
+    -- certificate's names leave out, each with who dials it
+    SELECT string_agg(format('%s (%s)', d.host, d.dialed_by), ', ' ORDER BY d.host) AS hosts
+    FROM (SELECT lower(x.host) AS host, string_agg(x.who, ', ' ORDER BY x.who) AS dialed_by
+          FROM (SELECT NULLIF(current_setting('pgrepl_admin.primary_host', true), '') AS host,
+                       'pgrepl_admin.primary_host' AS who
+                UNION ALL
+                SELECT b.primary_host, 'standby ' || b.name FROM @extschema@.standbys b) x
+          WHERE x.host IS NOT NULL AND left(x.host, 1) NOT IN ('/', '@')   -- not a socket directory
+          GROUP BY lower(x.host)) d
+    WHERE NOT d.host = ANY (SELECT lower(n) FROM unnest(s.san) n)
+) u ON s.kind IS NOT NULL
 UNION ALL
 SELECT 'ca_certificate',
        CASE WHEN a.kind IS NULL THEN 'ok'
@@ -393,33 +462,3 @@ SELECT 'maintenance_worker',
                   FROM @extschema@.worker_status w) END
 FROM (SELECT current_setting('shared_preload_libraries') ~ '(^|[\s,])pgrepl_admin([\s,]|$)' AS preloaded) p
 $$;
-
-COMMENT ON FUNCTION @extschema@.check() IS
-'Health check of the primary and its replication: one row per check with status ok, warning or error, a detail and, when not ok, a hint.';
-
-REVOKE ALL ON FUNCTION @extschema@.check() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.check() TO pg_monitor;
--- issue_client_cert: a force argument; without it, only roles that exist
--- and are not superusers get a certificate
-DROP FUNCTION @extschema@.issue_client_cert(name, interval, text);
-CREATE FUNCTION @extschema@.issue_client_cert(
-    role_name name,
-    valid_for interval DEFAULT '90 days',
-    key_type text DEFAULT 'ec-p256',
-    force boolean DEFAULT false)
-RETURNS TABLE (certificate text, private_key text, ca_certificate text, not_after timestamptz)
-LANGUAGE C VOLATILE
-AS 'MODULE_PATHNAME', 'issue_client_cert';
-
-COMMENT ON FUNCTION @extschema@.issue_client_cert(name, interval, text, boolean) IS
-'Issues a client certificate with CN = role_name for cert authentication, for an existing role that is not a superuser unless force is true; the private key is returned once and stored nowhere.';
-
-REVOKE ALL ON FUNCTION @extschema@.issue_client_cert(name, interval, text, boolean) FROM PUBLIC;
-
--- standbys.role_created: remove_standby() drops only roles add_standby()
--- created.  1.0 recorded nothing: a role named after its standby is what
--- add_standby() made by default, and is taken as created; a role given by
--- role_name may have existed before, and is kept.
-ALTER TABLE @extschema@.standbys ADD COLUMN role_created boolean NOT NULL DEFAULT false;
-COMMENT ON COLUMN @extschema@.standbys.role_created IS 'Whether add_standby() created its role, which then goes with the last standby that uses it; a role that existed before is never dropped.';
-UPDATE @extschema@.standbys SET role_created = (role_name = name);

@@ -371,13 +371,14 @@ COMMENT ON FUNCTION @extschema@.ca_certificate() IS
 CREATE FUNCTION @extschema@.rotate_server_cert(
     hostnames text[] DEFAULT NULL,
     valid_for interval DEFAULT '90 days',
-    key_type text DEFAULT 'ec-p256')
+    key_type text DEFAULT 'ec-p256',
+    force boolean DEFAULT false)
 RETURNS @extschema@.certificates
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'rotate_server_cert';
 
-COMMENT ON FUNCTION @extschema@.rotate_server_cert(text[], interval, text) IS
-'Makes a new server key and certificate signed by the CA, installs them atomically, points the server at them, reloads, and returns once the server presents the new certificate.';
+COMMENT ON FUNCTION @extschema@.rotate_server_cert(text[], interval, text, boolean) IS
+'Makes a new server key and certificate signed by the CA, installs them atomically, points the server at them, reloads, and returns once the server presents the new certificate. Refuses, unless force, hostnames that leave out a host the standbys dial.';
 
 CREATE FUNCTION @extschema@.issue_client_cert(
     role_name name,
@@ -394,7 +395,7 @@ COMMENT ON FUNCTION @extschema@.issue_client_cert(name, interval, text, boolean)
 REVOKE ALL ON FUNCTION @extschema@.ca_init(text, interval, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.ca_retire(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.ca_certificate() FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.rotate_server_cert(text[], interval, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.rotate_server_cert(text[], interval, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.issue_client_cert(name, interval, text, boolean) FROM PUBLIC;
 
 ------------------------------------------------------------------------
@@ -659,7 +660,8 @@ CREATE TABLE @extschema@.standbys (
     auth        text NOT NULL CHECK (auth IN ('scram-sha-256', 'cert')),
     slot_name   name UNIQUE,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    role_created boolean NOT NULL DEFAULT false
+    role_created boolean NOT NULL DEFAULT false,
+    primary_host text
 );
 
 COMMENT ON TABLE @extschema@.standbys IS
@@ -671,6 +673,7 @@ COMMENT ON COLUMN @extschema@.standbys.auth IS 'scram-sha-256 or cert.';
 COMMENT ON COLUMN @extschema@.standbys.slot_name IS 'Its physical replication slot; NULL when it has none.';
 COMMENT ON COLUMN @extschema@.standbys.created_at IS 'When it was provisioned.';
 COMMENT ON COLUMN @extschema@.standbys.role_created IS 'Whether add_standby() created its role, which then goes with the last standby that uses it; a role that existed before is never dropped.';
+COMMENT ON COLUMN @extschema@.standbys.primary_host IS 'The host add_standby() wrote into its primary_conninfo: the name or address it dials, which the server certificate must cover.';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.standbys', '');
 
@@ -800,15 +803,32 @@ UNION ALL
 SELECT 'server_certificate',
        CASE WHEN s.kind IS NULL THEN 'ok'
             WHEN s.expires_in < interval '0' THEN 'error'
-            WHEN s.served IS FALSE THEN 'warning'
+            WHEN s.served IS FALSE OR u.hosts IS NOT NULL THEN 'warning'
             WHEN s.expires_in < interval '7 days' THEN 'warning'
             ELSE 'ok' END,
        CASE WHEN s.kind IS NULL THEN 'No managed server certificate.'
-            ELSE format('The managed server certificate (serial %s) expires at %s%s.', s.serial, s.not_after,
-                        CASE WHEN s.served IS FALSE THEN '; the server presents another certificate' ELSE '' END) END,
-       CASE WHEN s.kind IS NOT NULL AND (s.expires_in < interval '7 days' OR s.served IS FALSE)
+            ELSE format('The managed server certificate (serial %s) expires at %s%s%s.', s.serial, s.not_after,
+                        CASE WHEN s.served IS FALSE THEN '; the server presents another certificate' ELSE '' END,
+                        COALESCE('; it does not cover ' || u.hosts, '')) END,
+       CASE WHEN s.kind IS NOT NULL AND u.hosts IS NOT NULL
+            THEN 'A standby that verifies the certificate (sslmode=verify-full) cannot connect by a host it does not cover: run pgrepl_admin.rotate_server_cert() with hostnames that include it (NULL covers every host the standbys dial).'
+            WHEN s.kind IS NOT NULL AND (s.expires_in < interval '7 days' OR s.served IS FALSE)
             THEN 'Run pgrepl_admin.rotate_server_cert(), and check that pgrepl_admin.cert_auto_renew is on and the cert_renew task succeeds.' END
 FROM (SELECT 1) one LEFT JOIN @extschema@.certificates s ON s.kind = 'server'
+LEFT JOIN LATERAL (
+    -- the hosts standbys dial (pgrepl_admin.primary_host, and the host
+    -- add_standby() wrote for each registered standby) that the
+    -- certificate's names leave out, each with who dials it
+    SELECT string_agg(format('%s (%s)', d.host, d.dialed_by), ', ' ORDER BY d.host) AS hosts
+    FROM (SELECT lower(x.host) AS host, string_agg(x.who, ', ' ORDER BY x.who) AS dialed_by
+          FROM (SELECT NULLIF(current_setting('pgrepl_admin.primary_host', true), '') AS host,
+                       'pgrepl_admin.primary_host' AS who
+                UNION ALL
+                SELECT b.primary_host, 'standby ' || b.name FROM @extschema@.standbys b) x
+          WHERE x.host IS NOT NULL AND left(x.host, 1) NOT IN ('/', '@')   -- not a socket directory
+          GROUP BY lower(x.host)) d
+    WHERE NOT d.host = ANY (SELECT lower(n) FROM unnest(s.san) n)
+) u ON s.kind IS NOT NULL
 UNION ALL
 SELECT 'ca_certificate',
        CASE WHEN a.kind IS NULL THEN 'ok'

@@ -62,6 +62,7 @@ _PG_init(void)
 	shmem_startup_hook = pgrepl_shmem_startup_hook;
 
 	pgrepl_register_maintenance_worker();
+	pgrepl_wake_worker_on_extension_change();
 
 	/* before the postmaster loads the SSL files, which it wants 0600 */
 	cert_store_secure_modes();

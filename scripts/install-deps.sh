@@ -35,6 +35,7 @@ packages=(
     openssl                       # tests only: a hand-made certificate, as users make today
     procps                        # tests only: ps and pkill
     debhelper dpkg-dev fakeroot   # make deb: the postgresql-NN-pgrepl-admin package
+    man-db                        # tests only: man renders pgrepl_clone_standby's man page
 )
 if [ "$host" -eq 1 ]; then
     packages+=(

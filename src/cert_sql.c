@@ -23,10 +23,12 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
+#include "utils/varlena.h"
 
 #include "cert_ops.h"
 #include "cert_sql.h"
 #include "home_database.h"
+#include "spi_query.h"
 #include "sql_args.h"
 #include "tls_probe.h"
 #include "sql_version.h"
@@ -116,19 +118,21 @@ served_fingerprint(void)
 	return fp;
 }
 
-/* Return one entry as a row of the certificates view (the function's result type). */
+/*
+ * certificate_row
+ *		One entry as a row of the certificates view (the function's result
+ *		type); served is the fingerprint the server presents, or NULL when
+ *		unknown.
+ */
 static Datum
-certificate_row(FunctionCallInfo fcinfo, const CertEntry *entry)
+certificate_row(FunctionCallInfo fcinfo, const CertEntry *entry, const char *served)
 {
 	TupleDesc	tupdesc;
 	Datum		values[CERTIFICATES_COLS];
 	bool		nulls[CERTIFICATES_COLS];
-	char	   *served = NULL;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	if (entry->kind == CERT_KIND_SERVER)
-		served = served_fingerprint();
 	certificate_values(entry, served, values, nulls);
 	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
 }
@@ -201,7 +205,7 @@ ca_init(PG_FUNCTION_ARGS)
 	}
 	entry = cert_create_ca(cn, seconds, key_type);
 	cert_reload_if_managed();
-	PG_RETURN_DATUM(certificate_row(fcinfo, entry));
+	PG_RETURN_DATUM(certificate_row(fcinfo, entry, NULL));
 }
 
 /* A serial number as the view shows it: upper-case hex, no separators. */
@@ -343,8 +347,51 @@ hostnames_arg(ArrayType *array)
 }
 
 /*
- * rotate_server_cert(hostnames, valid_for, key_type)
- *		A new server key and certificate, installed and served.
+ * dialed_hosts
+ *		The hosts standbys dial to reach this server that are not among
+ *		names (lower-case, comma-separated; NULL when there are none), and
+ *		in *who each with who dials it: pgrepl_admin.primary_host when set,
+ *		and the host add_standby() wrote for each registered standby;
+ *		not Unix-domain socket directories ("/..." or "@..."), which carry
+ *		no TLS.  Names are compared case-insensitively, as text.
+ */
+static char *
+dialed_hosts(List *names, char **who)
+{
+	StringInfoData given;
+	ListCell   *lc;
+	char	  **row;
+	const char *argv[1];
+
+	initStringInfo(&given);
+	appendStringInfoChar(&given, '{');
+	foreach(lc, names)
+		appendStringInfo(&given, "%s\"%s\"", given.len > 1 ? "," : "", (char *) lfirst(lc));
+	appendStringInfoChar(&given, '}');
+	argv[0] = given.data;
+	row = pgrepl_query_row("SELECT string_agg(d.host, ',' ORDER BY d.host), "
+						   "       string_agg(pg_catalog.format('%s (%s)', d.host, d.dialed_by), ', ' ORDER BY d.host) "
+						   "FROM (SELECT pg_catalog.lower(x.host) AS host, "
+						   "             string_agg(x.who, ', ' ORDER BY x.who) AS dialed_by "
+						   "      FROM (SELECT NULLIF(pg_catalog.current_setting('pgrepl_admin.primary_host', true), '') AS host, "
+						   "                   'pgrepl_admin.primary_host' AS who "
+						   "            UNION ALL "
+						   "            SELECT primary_host, 'standby ' || name FROM pgrepl_admin.standbys) x "
+						   "      WHERE x.host IS NOT NULL AND pg_catalog.left(x.host, 1) NOT IN ('/', '@') "
+						   "      GROUP BY pg_catalog.lower(x.host)) d "
+						   "WHERE NOT d.host = ANY (pg_catalog.lower($1)::text[])",
+						   1, argv);
+	*who = row ? row[1] : NULL;
+	return row ? row[0] : NULL;
+}
+
+/*
+ * rotate_server_cert(hostnames, valid_for, key_type, force)
+ *		A new server key and certificate, installed and served.  Hostnames
+ *		that leave out a host the standbys dial are refused unless force;
+ *		NULL hostnames (the machine's names) take those hosts in.  The row
+ *		returned says served = true once the rotation saw the server present
+ *		it (NULL when it could not ask: no TCP listen address).
  */
 Datum
 rotate_server_cert(PG_FUNCTION_ARGS)
@@ -352,16 +399,47 @@ rotate_server_cert(PG_FUNCTION_ARGS)
 	List	   *hostnames;
 	int64		seconds;
 	CertKeyType key_type;
+	bool		force = false;
+	char	   *missing;
+	char	   *who;
+	CertEntry  *entry;
 
 	pgrepl_require_sql_version();
 	pgrepl_require_home_database();
 	pgrepl_require_arg(fcinfo, 1, "valid_for");
 	pgrepl_require_arg(fcinfo, 2, "key_type");
+	if (PG_NARGS() > 3)
+	{
+		pgrepl_require_arg(fcinfo, 3, "force");
+		force = PG_GETARG_BOOL(3);
+	}
 	hostnames = PG_ARGISNULL(0) ? cert_default_hostnames() : hostnames_arg(PG_GETARG_ARRAYTYPE_P(0));
 	seconds = cert_validity_seconds(PG_GETARG_INTERVAL_P(1), "valid_for");
 	key_type = cert_key_type_arg(text_to_cstring(PG_GETARG_TEXT_PP(2)));
 
-	PG_RETURN_DATUM(certificate_row(fcinfo, cert_rotate_server(hostnames, seconds, key_type)));
+	missing = dialed_hosts(hostnames, &who);
+	if (missing != NULL && PG_ARGISNULL(0))
+	{
+		List	   *more = NIL;
+		ListCell   *lc;
+
+		(void) SplitGUCList(missing, ',', &more);
+		foreach(lc, more)
+		{
+			cert_check_hostname(lfirst(lc));
+			hostnames = lappend(hostnames, lfirst(lc));
+		}
+	}
+	else if (missing != NULL && !force)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hostnames leave out a host the standbys dial"),
+				 errdetail("The new certificate would not cover %s; a standby that verifies it (sslmode=verify-full) could not connect again.", who),
+				 errhint("Add the host to hostnames, or pass NULL for the machine's names and these hosts; force => true rotates anyway.")));
+
+	entry = cert_rotate_server(hostnames, seconds, key_type);
+	PG_RETURN_DATUM(certificate_row(fcinfo, entry,
+									tls_probe_can_ask() ? entry->info.fingerprint_sha256 : NULL));
 }
 
 /*

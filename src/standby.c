@@ -360,28 +360,39 @@ append_conninfo_value(StringInfo buf, const char *key, const char *value)
 }
 
 /*
- * primary_conninfo
- *		What the standby puts in primary_conninfo: this server's host
- *		(pgrepl_admin.primary_host, or the machine's host name) and port,
- *		the role, application_name = the standby's name, and verify-full.
+ * dialed_host
+ *		The host a standby dials to reach this server: pgrepl_admin.primary_host,
+ *		or the machine's host name when it is empty.
  */
 static char *
-primary_conninfo(const Standby *s)
+dialed_host(void)
 {
-	StringInfoData buf;
 	char		host[256];
 
 	if (pgrepl_primary_host != NULL && pgrepl_primary_host[0] != '\0')
-		strlcpy(host, pgrepl_primary_host, sizeof(host));
-	else if (gethostname(host, sizeof(host)) != 0)
+		return pstrdup(pgrepl_primary_host);
+	if (gethostname(host, sizeof(host)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("could not get the host name: %m"),
 				 errhint("Set pgrepl_admin.primary_host.")));
 	host[sizeof(host) - 1] = '\0';
+	return pstrdup(host);
+}
+
+/*
+ * primary_conninfo
+ *		What the standby puts in primary_conninfo: this server's host
+ *		(dialed_host()) and port, the role, application_name = the
+ *		standby's name, and verify-full.
+ */
+static char *
+primary_conninfo(const Standby *s)
+{
+	StringInfoData buf;
 
 	initStringInfo(&buf);
-	append_conninfo_value(&buf, "host", host);
+	append_conninfo_value(&buf, "host", dialed_host());
 	appendStringInfo(&buf, " port=%d", PostPortNumber);
 	append_conninfo_value(&buf, "user", s->role_name);
 	append_conninfo_value(&buf, "application_name", s->name);
@@ -438,7 +449,7 @@ add_standby(PG_FUNCTION_ARGS)
 	char	   *cert_pem = NULL;
 	char	   *key_pem = NULL;
 	HbaRule		rule = {0};
-	const char *argv[6];
+	const char *argv[7];
 
 	pgrepl_require_home_database();
 	pgrepl_require_arg(fcinfo, 0, "name");
@@ -523,9 +534,10 @@ add_standby(PG_FUNCTION_ARGS)
 	argv[3] = want.auth;
 	argv[4] = want.slot_name;
 	argv[5] = want.role_created ? "true" : "false";
-	(void) pgrepl_query_exec("INSERT INTO pgrepl_admin.standbys (name, role_name, address, auth, slot_name, role_created) "
-							 "VALUES ($1, $2::name, $3::cidr, $4, $5::name, $6::boolean)",
-							 6, argv);
+	argv[6] = dialed_host();
+	(void) pgrepl_query_exec("INSERT INTO pgrepl_admin.standbys (name, role_name, address, auth, slot_name, role_created, primary_host) "
+							 "VALUES ($1, $2::name, $3::cidr, $4, $5::name, $6::boolean, $7)",
+							 7, argv);
 	if (create_slot)
 		slot_at_commit(want.slot_name, true);
 

@@ -127,6 +127,29 @@ handshake(int sock, char **detail)
 	return fingerprint;
 }
 
+/* The entries of listen_addresses; NIL when it is empty (or unreadable). */
+static List *
+listen_entries(void)
+{
+	char	   *raw = pstrdup(ListenAddresses ? ListenAddresses : "");
+	List	   *addresses = NIL;
+
+	if (!SplitGUCList(raw, ',', &addresses))
+		return NIL;
+	return addresses;
+}
+
+/*
+ * tls_probe_can_ask
+ *		Whether the server listens on a TCP address, so that it can be asked
+ *		what it presents (TLS is not available over Unix-domain sockets).
+ */
+bool
+tls_probe_can_ask(void)
+{
+	return listen_entries() != NIL;
+}
+
 /*
  * tls_probe_served_certificate
  *		Ask the running server which certificate it presents now.
@@ -134,13 +157,12 @@ handshake(int sock, char **detail)
 TlsProbeResult
 tls_probe_served_certificate(char **fingerprint, char **detail)
 {
-	char	   *raw = pstrdup(ListenAddresses ? ListenAddresses : "");
-	List	   *addresses = NIL;
+	List	   *addresses = listen_entries();
 	ListCell   *lc;
 
 	*fingerprint = NULL;
 	*detail = NULL;
-	if (!SplitGUCList(raw, ',', &addresses) || addresses == NIL)
+	if (addresses == NIL)
 		return TLS_PROBE_NOT_LISTENING;
 
 	foreach(lc, addresses)

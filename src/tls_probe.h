@@ -16,6 +16,7 @@ typedef enum TlsProbeResult
 	TLS_PROBE_FAILED			/* *detail says why */
 } TlsProbeResult;
 
+extern bool tls_probe_can_ask(void);
 extern TlsProbeResult tls_probe_served_certificate(char **fingerprint, char **detail);
 
 #endif							/* PGREPL_TLS_PROBE_H */

@@ -16,8 +16,10 @@
  *	  soon as it is promoted;
  *	- sleeps on its latch until the next task is due.  Nothing wakes it
  *	  in between except a signal (SIGHUP reloads the settings, SIGTERM
- *	  ends it) or, on a standby with a task held back, the check for
- *	  promotion every PROMOTION_RECHECK_MS.
+ *	  ends it), the commit of a CREATE or ALTER EXTENSION in any session
+ *	  (so that it takes up its tasks at once, not at its next look for
+ *	  the extension) or, on a standby with a task held back, the check
+ *	  for promotion every PROMOTION_RECHECK_MS.
  *
  * A task that throws an ERROR does not take the worker down: the error is
  * logged and shown in pgrepl_admin.worker_status, and the task is retried
@@ -30,12 +32,16 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_extension_d.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -73,6 +79,67 @@ pgrepl_register_maintenance_worker(void)
 	strlcpy(worker.bgw_name, WORKER_NAME, BGW_MAXLEN);
 	strlcpy(worker.bgw_type, WORKER_NAME, BGW_MAXLEN);
 	RegisterBackgroundWorker(&worker);
+}
+
+static object_access_hook_type prev_object_access_hook = NULL;
+static bool wake_worker_at_commit = false;
+
+/*
+ * extension_changed
+ *		Object access hook: a CREATE or ALTER EXTENSION (of any extension:
+ *		its name is not visible yet) marks the transaction, so that its
+ *		commit wakes the worker.
+ */
+static void
+extension_changed(ObjectAccessType access, Oid classId, Oid objectId,
+				  int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (classId == ExtensionRelationId &&
+		(access == OAT_POST_CREATE || access == OAT_POST_ALTER))
+		wake_worker_at_commit = true;
+}
+
+/*
+ * wake_worker_on_commit
+ *		Transaction callback: once a transaction that created or altered an
+ *		extension has committed, set the maintenance worker's latch, so that
+ *		it looks for its extension now rather than at its next re-check.
+ */
+static void
+wake_worker_on_commit(XactEvent event, void *arg)
+{
+	pid_t		pid;
+	PGPROC	   *proc;
+
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	if (!wake_worker_at_commit)
+		return;
+	wake_worker_at_commit = false;
+	if (event != XACT_EVENT_COMMIT || pgrepl_shared == NULL)
+		return;
+
+	LWLockAcquire(pgrepl_shared->lock, LW_SHARED);
+	pid = pgrepl_shared->worker_pid;
+	LWLockRelease(pgrepl_shared->lock);
+	if (pid != 0 && (proc = BackendPidGetProc(pid)) != NULL)
+		SetLatch(&proc->procLatch);
+}
+
+/*
+ * pgrepl_wake_worker_on_extension_change
+ *		Install the hook and callback above; called from _PG_init while
+ *		preloading, so every backend has them.
+ */
+void
+pgrepl_wake_worker_on_extension_change(void)
+{
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = extension_changed;
+	RegisterXactCallback(wake_worker_on_commit, NULL);
 }
 
 /* Publish a task's state under the lock. */

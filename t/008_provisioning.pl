@@ -301,7 +301,8 @@ $debian->append_conf('postgresql.conf',
 $debian->start;
 $debian->safe_psql('postgres', 'CREATE EXTENSION pgrepl_admin');
 my $app_pw = $debian->safe_psql('postgres', "SELECT pgrepl_admin.create_replication_role('app')");
-my $outside = slurp_file("$etc/pg_hba.conf");
+# (the worker, woken by CREATE EXTENSION, may have put in an empty block)
+(my $outside = slurp_file("$etc/pg_hba.conf")) =~ s/# BEGIN pgrepl_admin.*# END pgrepl_admin managed block\n//s;
 $debian->connect_fails('host=127.0.0.1 port=' . $debian->port . " dbname=postgres user=app password=$app_pw",
 	'Debian layout: no rule, no connection', expected_stderr => qr/no pg_hba\.conf entry/);
 $debian->safe_psql('postgres',

@@ -1,6 +1,6 @@
-# The README's reference agrees with the catalog: every function (with its
-# argument names and types), view, table and setting of the extension is
-# documented, and everything documented exists.  A new object without
+# The reference (doc/reference.md) agrees with the catalog: every function
+# (with its argument names and types), view, table and setting of the
+# extension is documented, and everything documented exists.  A new object without
 # documentation, or documentation of a renamed one, fails here.
 
 use strict;
@@ -13,10 +13,10 @@ use FindBin;
 use lib $FindBin::RealBin;
 use PgreplAdminTest;
 
-my $readme = slurp_file("$FindBin::RealBin/../README.md");
+my $readme = slurp_file("$FindBin::RealBin/../doc/reference.md");
 my $node = new_primary('reference', streaming => 0);
 
-# --- what the README documents
+# --- what the reference documents
 my (%doc_functions, %doc_relations, %doc_settings);
 my $section = '';
 for my $line (split /\n/, $readme)
@@ -72,11 +72,11 @@ for my $f (sort keys %functions)
 {
 	if (exists $doc_functions{$f})
 	{
-		is($doc_functions{$f}, $functions{$f}, "README documents $f with its arguments");
+		is($doc_functions{$f}, $functions{$f}, "the reference documents $f with its arguments");
 	}
 	else
 	{
-		ok($functions{$f} eq '' && $mentioned{$f}, "README documents function $f");
+		ok($functions{$f} eq '' && $mentioned{$f}, "the reference documents function $f");
 	}
 }
 for my $f (sort keys %doc_functions)
@@ -85,7 +85,7 @@ for my $f (sort keys %doc_functions)
 }
 for my $r (sort keys %relations)
 {
-	is($doc_relations{$r}, $relations{$r}, "README documents $relations{$r} $r");
+	is($doc_relations{$r}, $relations{$r}, "the reference documents $relations{$r} $r");
 }
 for my $r (sort keys %doc_relations)
 {
@@ -93,7 +93,7 @@ for my $r (sort keys %doc_relations)
 }
 for my $s (sort keys %settings)
 {
-	ok($doc_settings{$s}, "README documents setting $s");
+	ok($doc_settings{$s}, "the reference documents setting $s");
 }
 for my $s (sort keys %doc_settings)
 {

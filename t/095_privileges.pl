@@ -97,7 +97,7 @@ my %objects = (
 	  [ 'superuser-only', q{SELECT pgrepl_admin.remove_standby('regress_priv_nosuch')}, '00000' ],
 	'function pgrepl_admin.replication_lag()' =>
 	  [ 'pg_monitor-only', q{SELECT count(*) FROM pgrepl_admin.replication_lag()}, '00000' ],
-	'function pgrepl_admin.rotate_server_cert(text[],interval,text)' =>
+	'function pgrepl_admin.rotate_server_cert(text[],interval,text,boolean)' =>
 	  [ 'superuser', q{SELECT pgrepl_admin.rotate_server_cert(ARRAY['bad host'])}, '22023' ],
 	'function pgrepl_admin.wal_position()' =>
 	  [ 'public', q{SELECT pgrepl_admin.wal_position() IS NOT NULL}, '00000' ],

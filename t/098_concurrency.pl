@@ -128,7 +128,7 @@ open(my $fh, '>', $script) or die;
 print $fh $text;
 close($fh);
 
-# The errors a legitimate collision raises, each documented in the README:
+# The errors a legitimate collision raises, each documented in doc/reference.md:
 my @expected_errors = (
 	# add_standby of a name that another session registered with the
 	# other address ("another address ... for an existing name is an error")

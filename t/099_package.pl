@@ -18,11 +18,30 @@ my ($default) = slurp_file("$root/pgrepl_admin.control") =~ /default_version = '
 my ($changelog) = slurp_file("$root/debian/changelog") =~ /^pgrepl-admin \(([^)]+)\)/;
 is($changelog, $default, 'debian/changelog releases the default version');
 
+# pgrepl_clone_standby's man page lists the options --help lists, and man
+# renders it
+my $manpage = "$root/doc/pgrepl_clone_standby.1";
+my $man_text = slurp_file($manpage);
+my ($man_options) = $man_text =~ /^\.SH OPTIONS\n(.*?)^\.SH /ms;
+my %in_man = map { $_ => 1 } (($man_options // '') =~ s/\\-/-/gr) =~ /(--[a-z][a-z-]*)/g;
+my %in_help = map { $_ => 1 } map { /^\s+(?:-\w, )?(--[a-z][a-z-]*)/ ? $1 : () }
+  split /\n/, `$root/scripts/pgrepl_clone_standby --help`;
+cmp_ok(scalar(keys %in_help), '>=', 20, '--help lists the options');
+is(join(' ', sort keys %in_man), join(' ', sort keys %in_help), 'the man page lists the options --help lists');
+like(`MANWIDTH=80 man -l $manpage 2>&1`, qr/^NAME\n\s+pgrepl_clone_standby\s+-\s+make/m,
+	'man renders the man page');
+
 SKIP:
 {
 	my $package = $ENV{PGREPL_PACKAGE};
-	skip 'the package is not installed (scripts/test.sh as root installs it)', 10
+	skip 'the package is not installed (scripts/test.sh as root installs it)', 12
 	  unless $package;
+
+	# the man page is in the package, and man finds it by name
+	my $installed_man = '/usr/share/man/man1/pgrepl_clone_standby.1.gz';
+	like(`dpkg -L $package`, qr/^\Q$installed_man\E$/m, "$package holds the man page");
+	like(`MANWIDTH=80 man pgrepl_clone_standby 2>&1`, qr/--primary-host HOST/,
+		'man pgrepl_clone_standby renders the installed page');
 
 	my $version = `dpkg-query -W -f='\${Version}' $package`;
 	is($version, $default, "$package $default is installed");
