@@ -112,8 +112,11 @@ is(query($standby, "SELECT status FROM pgrepl_admin.check() WHERE check_name = '
 $standby->stop;
 
 # --- a reload that fails: the rotation probes with back-off
+is(query($primary, "SELECT served FROM pgrepl_admin.rotate_server_cert(ARRAY['localhost', '127.0.0.1'], '1 day')"),
+	't', 'a served certificate to start from');
+$offset = -s $primary->logfile;
 query($primary, "ALTER SYSTEM SET ssl_ciphers = 'NO-SUCH-CIPHER'; SELECT pg_reload_conf()");
-$primary->wait_for_log(qr/SSL configuration was not reloaded/);
+$primary->wait_for_log(qr/SSL configuration was not reloaded/, $offset);
 my $before = () = slurp_file($primary->logfile) =~ /connection received: host=127\.0\.0\.1/g;
 ($rc, $out, $err) = $primary->psql('postgres',
 	"SELECT pgrepl_admin.rotate_server_cert(ARRAY['localhost', '127.0.0.1'], '1 day')");
