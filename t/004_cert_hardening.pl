@@ -165,7 +165,7 @@ is(files_holding_key("$legacy_data/pgrepl_admin", $legacy_key), '', 'no file of 
 is(files_holding_key($legacy_keydir, $legacy_key), "ca-$legacy_serial.key",
 	'the key is in the CA key directory, named by serial');
 is(query($legacy, "SELECT subject || ' ' || key_matches FROM pgrepl_admin.certificates WHERE kind = 'ca'"),
-	'CN=legacy CA t', 'the same CA, and its key matches');
+	'CN=legacy CA true', 'the same CA, and its key matches');
 
 # the rotation leaves the administrator's ssl_ca_file alone and says so
 ($rc, $out, $err) = $legacy->psql('postgres',
