@@ -45,10 +45,11 @@ cmp_ok(length($fresh), '>', 1000, 'a fresh install has its objects');
 
 for my $version (grep { $_ ne $default } @versions)
 {
-	$node->safe_psql('postgres', "CREATE DATABASE from_$version");
-	$node->safe_psql("from_$version", "CREATE EXTENSION pgrepl_admin VERSION '$version'");
-	$node->safe_psql("from_$version", 'ALTER EXTENSION pgrepl_admin UPDATE');
-	is($node->safe_psql("from_$version", $objects), $fresh,
+	(my $db = "from_$version") =~ s/\W/_/g;
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, "CREATE EXTENSION pgrepl_admin VERSION '$version'");
+	$node->safe_psql($db, 'ALTER EXTENSION pgrepl_admin UPDATE');
+	is($node->safe_psql($db, $objects), $fresh,
 		"created at $version and updated: the same objects as a fresh $default");
 }
 my ($rc, $out, $err) = $node->psql('postgres', 'ALTER EXTENSION pgrepl_admin UPDATE');
