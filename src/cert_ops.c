@@ -388,9 +388,11 @@ point_server_at_managed_files(void)
  *		Return once a new TLS connection to the server is given the
  *		certificate with this fingerprint; an error after SERVED_WAIT_MS.
  *		The probes start SERVED_POLL_FIRST_MS apart (a served rotation
- *		takes tens of milliseconds) and back off to SERVED_POLL_MAX_MS, so
- *		that a reload that failed does not make the postmaster fork
- *		thousands of backends.
+ *		takes tens of milliseconds) and each wait is a quarter longer than
+ *		the one before, up to SERVED_POLL_MAX_MS: a new certificate is seen
+ *		at most a quarter of the time waited so far after it is served, and
+ *		a reload that failed costs the postmaster about 50 connections over
+ *		SERVED_WAIT_MS, not thousands.
  */
 static void
 wait_until_served(const char *fingerprint)
@@ -431,7 +433,7 @@ wait_until_served(const char *fingerprint)
 						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		delay_ms = Min(delay_ms * 2, SERVED_POLL_MAX_MS);
+		delay_ms = Min(delay_ms + (delay_ms + 3) / 4, SERVED_POLL_MAX_MS);
 	}
 }
 
