@@ -129,7 +129,10 @@ $primary->poll_query_until('postgres', "SELECT served FROM pgrepl_admin.certific
   or die 'the new certificate is not served after the reload';
 
 # --- a store of version 1.0: migrated by ALTER EXTENSION UPDATE
-my $legacy = new_primary('legacy', extension => 0, conf => "listen_addresses = '127.0.0.1'\n");
+# (no renewal by the worker, which would renew its 1-day certificate at
+# each start, while the store is looked at)
+my $legacy = new_primary('legacy', extension => 0,
+	conf => "listen_addresses = '127.0.0.1'\npgrepl_admin.cert_auto_renew = off\n");
 set_hba($legacy, 'hostssl all all 127.0.0.1/32 trust');
 my $legacy_data = $legacy->data_dir;
 my $legacy_keydir = key_dir($legacy);
