@@ -227,6 +227,20 @@ cert_check_within_ca(int64 valid_seconds, const char *ca_pem)
 				 errhint("Give a shorter valid_for, or replace the CA with pgrepl_admin.ca_init(replace => true).")));
 }
 
+/* A new self-signed CA, in memory only. */
+static void
+issue_ca(const char *common_name, int64 valid_seconds, CertKeyType key_type,
+		 char **cert_pem, char **key_pem)
+{
+	CertRequest req = {0};
+
+	req.profile = CERT_PROFILE_CA;
+	req.key_type = key_type;
+	req.common_name = common_name;
+	req.valid_seconds = valid_seconds;
+	cert_issue(&req, cert_pem, key_pem);
+}
+
 /*
  * cert_create_ca
  *		Make a new CA and install it as the current one (the one it
@@ -236,15 +250,10 @@ cert_check_within_ca(int64 valid_seconds, const char *ca_pem)
 CertEntry *
 cert_create_ca(const char *common_name, int64 valid_seconds, CertKeyType key_type)
 {
-	CertRequest req = {0};
 	char	   *cert_pem;
 	char	   *key_pem;
 
-	req.profile = CERT_PROFILE_CA;
-	req.key_type = key_type;
-	req.common_name = common_name;
-	req.valid_seconds = valid_seconds;
-	cert_issue(&req, &cert_pem, &key_pem);
+	issue_ca(common_name, valid_seconds, key_type, &cert_pem, &key_pem);
 	cert_store_install_ca(cert_pem, key_pem);
 	explicit_bzero(key_pem, strlen(key_pem));
 
@@ -290,18 +299,12 @@ ca_signer(bool create, char **new_cert, char **new_key)
 	pem = cert_store_read(CERT_STORE_CA);
 	if (pem == NULL)
 	{
-		CertRequest req = {0};
-
 		if (!create)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("pgrepl_admin has no certificate authority yet"),
 					 errhint("Create one with pgrepl_admin.ca_init(), or let pgrepl_admin.rotate_server_cert() create it.")));
-		req.profile = CERT_PROFILE_CA;
-		req.key_type = CERT_KEY_EC_P256;
-		req.common_name = CERT_DEFAULT_CA_NAME;
-		req.valid_seconds = CERT_DEFAULT_CA_SECONDS;
-		cert_issue(&req, new_cert, new_key);
+		issue_ca(CERT_DEFAULT_CA_NAME, CERT_DEFAULT_CA_SECONDS, CERT_KEY_EC_P256, new_cert, new_key);
 		return psprintf("%s%s", *new_cert, *new_key);
 	}
 	if (!cert_read_pem(pem, &info))
