@@ -14,6 +14,7 @@ OBJS = \
 	src/backup_slots.o \
 	src/backup_worker.o \
 	src/bgw_transaction.o \
+	src/ca_key.o \
 	src/cert_crypto.o \
 	src/cert_ops.o \
 	src/cert_renew.o \

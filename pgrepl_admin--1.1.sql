@@ -832,12 +832,20 @@ LEFT JOIN LATERAL (
 UNION ALL
 SELECT 'ca_certificate',
        CASE WHEN a.kind IS NULL THEN 'ok'
-            WHEN a.expires_in < interval '0' THEN 'error'
+            WHEN a.expires_in < interval '0' OR a.key_matches IS FALSE THEN 'error'
+            WHEN a.key_matches IS NULL AND NOT pg_catalog.pg_is_in_recovery() THEN 'warning'
             WHEN a.expires_in < (a.not_after - a.not_before) / 3 THEN 'warning'
             ELSE 'ok' END,
        CASE WHEN a.kind IS NULL THEN 'No certificate authority.'
-            ELSE format('The CA (serial %s) expires at %s.', a.serial, a.not_after) END,
-       CASE WHEN a.kind IS NOT NULL AND a.expires_in < (a.not_after - a.not_before) / 3
+            ELSE format('The CA (serial %s) expires at %s%s.', a.serial, a.not_after,
+                        CASE WHEN a.key_matches IS NULL
+                             THEN format('; CA key not available here (no ca-%s.key in pgrepl_admin.ca_key_directory%s)',
+                                         a.serial, CASE WHEN pg_catalog.pg_is_in_recovery() THEN ', as expected on a standby' ELSE '' END)
+                             WHEN a.key_matches IS FALSE THEN '; its stored key does not match it'
+                             ELSE '' END) END,
+       CASE WHEN a.kind IS NOT NULL AND a.key_matches IS NULL AND NOT pg_catalog.pg_is_in_recovery()
+            THEN format('Copy ca-%s.key from the old primary''s pgrepl_admin.ca_key_directory into this server''s (mode 0600), or replace the CA with pgrepl_admin.ca_init(replace => true).', a.serial)
+            WHEN a.kind IS NOT NULL AND (a.key_matches IS FALSE OR a.expires_in < (a.not_after - a.not_before) / 3)
             THEN 'Replace it with pgrepl_admin.ca_init(replace => true), give the new pgrepl_admin.ca_certificate() to the standbys, rotate, then retire the old CA.' END
 FROM (SELECT 1) one LEFT JOIN @extschema@.certificates a ON a.kind = 'ca'
 UNION ALL

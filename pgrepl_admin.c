@@ -6,10 +6,12 @@
  *	  lives in its own file under src/.
  *
  * Loaded through shared_preload_libraries, the module gets its shared
- * memory and its worker, and the managed key files get their 0600 mode
- * back if a copy of the data directory loosened it.  Loaded on demand (CREATE EXTENSION without
- * preloading), it has neither: functions that need them fail with a hint
- * (see pgrepl_require_preload), and the rest works.
+ * memory and its worker, the managed key files get their 0600 mode back if
+ * a copy of the data directory loosened it, and a CA key left in the data
+ * directory by version 1.0 moves out of it.  Loaded on demand (CREATE
+ * EXTENSION without preloading), it has neither shared memory nor worker:
+ * functions that need them fail with a hint (see pgrepl_require_preload),
+ * and the rest works.
  *
  *-------------------------------------------------------------------------
  */
@@ -66,4 +68,6 @@ _PG_init(void)
 
 	/* before the postmaster loads the SSL files, which it wants 0600 */
 	cert_store_secure_modes();
+	/* a CA key that version 1.0 kept in the data directory moves out */
+	cert_store_migrate_at_start();
 }

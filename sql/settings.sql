@@ -1,8 +1,17 @@
 -- The pgrepl_admin.* settings: defaults, units, contexts and validation.
 \set VERBOSITY terse
 
-SELECT name, setting, unit, context, vartype, min_val, max_val, boot_val
+-- (the CA key directory depends on where the data directory is: below)
+SELECT name, CASE WHEN name = 'pgrepl_admin.ca_key_directory' THEN '(path)' ELSE setting END AS setting,
+       unit, context, vartype, min_val, max_val,
+       CASE WHEN name = 'pgrepl_admin.ca_key_directory' THEN '(path)' ELSE boot_val END AS boot_val
 FROM pg_settings WHERE name LIKE 'pgrepl_admin.%' ORDER BY name;
+-- the CA key directory is by default a sibling of the data directory
+SELECT setting = regexp_replace(current_setting('data_directory'), '/([^/]+)$', '/pgrepl_admin_ca_\1')
+       AS sibling_of_data_directory
+FROM pg_settings WHERE name = 'pgrepl_admin.ca_key_directory';
+-- and must be an absolute path (outside the data directory: t/004)
+ALTER SYSTEM SET pgrepl_admin.ca_key_directory = 'ca_keys';
 
 -- reload-only settings cannot be set in a session
 SET pgrepl_admin.lag_sample_interval = '5s';

@@ -95,6 +95,21 @@ bio_to_pstr(BIO *bio)
 	return pnstrdup(data, len);
 }
 
+/* Free a memory BIO that held a key's PEM, clearing it first. */
+static void
+free_secret_bio(BIO *bio)
+{
+	if (bio != NULL)
+	{
+		char	   *data;
+		long		len = BIO_get_mem_data(bio, &data);
+
+		if (len > 0)
+			OPENSSL_cleanse(data, len);
+	}
+	BIO_free(bio);
+}
+
 /*
  * cert_is_ip_address
  *		Whether name is an IPv4 or IPv6 address literal.
@@ -335,16 +350,7 @@ cert_issue(const CertRequest *req, char **cert_pem, char **key_pem)
 	}
 	PG_FINALLY();
 	{
-		/* the key's PEM also sits in the memory BIO: clear it before freeing */
-		if (out != NULL)
-		{
-			char	   *data;
-			long		len = BIO_get_mem_data(out, &data);
-
-			if (len > 0)
-				OPENSSL_cleanse(data, len);
-		}
-		BIO_free(out);
+		free_secret_bio(out);
 		BIO_free(bio);
 		EVP_PKEY_free(ca_key);
 		X509_free(ca_cert);
@@ -535,6 +541,45 @@ cert_read_pem(const char *pem, CertInfo *info)
 	}
 	PG_END_TRY();
 	return found;
+}
+
+/*
+ * cert_private_key_pem
+ *		The private key in pem as unencrypted PKCS#8 PEM, palloc'd; NULL
+ *		when pem holds none.
+ */
+char *
+cert_private_key_pem(const char *pem)
+{
+	BIO		   *volatile bio = NULL;
+	EVP_PKEY   *volatile key = NULL;
+	BIO		   *volatile out = NULL;
+	char	   *result = NULL;
+
+	ERR_clear_error();
+	PG_TRY();
+	{
+		bio = BIO_new_mem_buf(pem, -1);
+		if (bio == NULL)
+			crypto_error("allocating a buffer");
+		key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+		if (key != NULL)
+		{
+			out = BIO_new(BIO_s_mem());
+			if (out == NULL || !PEM_write_bio_PrivateKey(out, key, NULL, NULL, 0, NULL, NULL))
+				crypto_error("encoding the key");
+			result = bio_to_pstr(out);
+		}
+	}
+	PG_FINALLY();
+	{
+		free_secret_bio(out);
+		EVP_PKEY_free(key);
+		BIO_free(bio);
+		ERR_clear_error();
+	}
+	PG_END_TRY();
+	return result;
 }
 
 /*

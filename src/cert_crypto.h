@@ -65,6 +65,7 @@ extern bool cert_read_pem(const char *pem, CertInfo *info);
 extern char *cert_fingerprint_der(const unsigned char *der, int len);
 extern bool cert_is_ip_address(const char *name);
 extern bool cert_signed_by(const char *cert_pem, const char *ca_pem);
+extern char *cert_private_key_pem(const char *pem);
 
 /* issued certificates start this long before the moment they are made */
 #define CERT_BACKDATE_SECONDS 3600

@@ -28,6 +28,7 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
+#include "ca_key.h"
 #include "cert_ops.h"
 #include "server_config.h"
 #include "sql_args.h"
@@ -35,7 +36,10 @@
 
 #define MAX_VALIDITY_SECONDS ((int64) 100 * 365 * SECS_PER_DAY)
 #define SERVED_WAIT_MS (30 * 1000)
-#define SERVED_POLL_MS 5
+#define SERVED_POLL_FIRST_MS 5
+#define SERVED_POLL_MAX_MS 1000
+#define MAX_CN_CHARS 64
+#define FALLBACK_SERVER_CN "pgrepl_admin server"
 #define MAX_HOSTNAME_LEN 253
 #define MAX_LABEL_LEN 63
 
@@ -223,24 +227,18 @@ cert_check_within_ca(int64 valid_seconds, const char *ca_pem)
 				 errhint("Give a shorter valid_for, or replace the CA with pgrepl_admin.ca_init(replace => true).")));
 }
 
-/*
- * issue_and_install
- *		Issue the request's key and certificate and hand them, as one PEM
- *		text, to install (one of the store's atomic installers); the key's
- *		copies in memory are cleared afterwards.
- */
+/* A new self-signed CA, in memory only. */
 static void
-issue_and_install(const CertRequest *req, void (*install) (const char *pem))
+issue_ca(const char *common_name, int64 valid_seconds, CertKeyType key_type,
+		 char **cert_pem, char **key_pem)
 {
-	char	   *cert_pem;
-	char	   *key_pem;
-	char	   *pem;
+	CertRequest req = {0};
 
-	cert_issue(req, &cert_pem, &key_pem);
-	pem = psprintf("%s%s", cert_pem, key_pem);
-	install(pem);
-	explicit_bzero(key_pem, strlen(key_pem));
-	explicit_bzero(pem, strlen(pem));
+	req.profile = CERT_PROFILE_CA;
+	req.key_type = key_type;
+	req.common_name = common_name;
+	req.valid_seconds = valid_seconds;
+	cert_issue(&req, cert_pem, key_pem);
 }
 
 /*
@@ -252,37 +250,73 @@ issue_and_install(const CertRequest *req, void (*install) (const char *pem))
 CertEntry *
 cert_create_ca(const char *common_name, int64 valid_seconds, CertKeyType key_type)
 {
-	CertRequest req = {0};
+	char	   *cert_pem;
+	char	   *key_pem;
 
-	req.profile = CERT_PROFILE_CA;
-	req.key_type = key_type;
-	req.common_name = common_name;
-	req.valid_seconds = valid_seconds;
-	issue_and_install(&req, cert_store_install_ca);
+	issue_ca(common_name, valid_seconds, key_type, &cert_pem, &key_pem);
+	cert_store_install_ca(cert_pem, key_pem);
+	explicit_bzero(key_pem, strlen(key_pem));
 
 	return cert_store_read_entry(CERT_KIND_CA);
 }
 
 /*
- * cert_ca_pem
- *		The current CA's certificate and key.  When there is none: with
- *		create, a CA with the defaults is made first; otherwise an error
- *		says how to make one.  The caller holds the store lock.
+ * cert_report_ca_key_missing
+ *		Say at elevel that this server has no private key for the CA with
+ *		this serial, and how to hand it over.
  */
-char *
-cert_ca_pem(bool create)
+void
+cert_report_ca_key_missing(int elevel, const char *serial)
 {
-	char	   *pem = cert_store_read(CERT_STORE_CA);
+	ereport(elevel,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("the private key of the pgrepl_admin certificate authority is not available here"),
+			 errdetail("It is kept outside the data directory, in pgrepl_admin.ca_key_directory, so that copies of the data directory (base backups, standbys) do not carry it; this server has no \"%s\".",
+					   ca_key_path(serial)),
+			 errhint("On a promoted standby, copy ca-%s.key from the old primary's pgrepl_admin.ca_key_directory to \"%s\" (mode 0600, directory 0700); or make a new CA with pgrepl_admin.ca_init(replace => true) and give its certificate to the standbys and clients.",
+					 serial, ca_key_directory())));
+}
 
-	if (pem != NULL)
-		return pem;
-	if (!create)
+/*
+ * ca_signer
+ *		The current CA's certificate and key, as one PEM text to sign with.
+ *		A key still in ca.pem (version 1.0) is moved out first.  When there
+ *		is no CA: with create, a CA with the defaults is made in memory and
+ *		also returned in *new_cert and *new_key, for the caller to install
+ *		once its own work has succeeded; otherwise an error says how to make
+ *		one.  An error too when this server has no key for the CA.  The
+ *		caller holds the store lock.
+ */
+static char *
+ca_signer(bool create, char **new_cert, char **new_key)
+{
+	char	   *pem;
+	char	   *key;
+	char	   *signer;
+	CertInfo	info;
+
+	(void) cert_store_migrate_ca_key();
+	pem = cert_store_read(CERT_STORE_CA);
+	if (pem == NULL)
+	{
+		if (!create)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("pgrepl_admin has no certificate authority yet"),
+					 errhint("Create one with pgrepl_admin.ca_init(), or let pgrepl_admin.rotate_server_cert() create it.")));
+		issue_ca(CERT_DEFAULT_CA_NAME, CERT_DEFAULT_CA_SECONDS, CERT_KEY_EC_P256, new_cert, new_key);
+		return psprintf("%s%s", *new_cert, *new_key);
+	}
+	if (!cert_read_pem(pem, &info))
 		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("pgrepl_admin has no certificate authority yet"),
-				 errhint("Create one with pgrepl_admin.ca_init(), or let pgrepl_admin.rotate_server_cert() create it.")));
-	(void) cert_create_ca(CERT_DEFAULT_CA_NAME, CERT_DEFAULT_CA_SECONDS, CERT_KEY_EC_P256);
-	return cert_store_read(CERT_STORE_CA);
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("managed file \"%s\" holds no certificate", CERT_STORE_CA)));
+	key = cert_store_ca_key(info.serial);
+	if (key == NULL)
+		cert_report_ca_key_missing(ERROR, info.serial);
+	signer = psprintf("%s%s", pem, key);
+	explicit_bzero(key, strlen(key));
+	return signer;
 }
 
 static bool
@@ -294,15 +328,26 @@ setting_is(const char *name, const char *want)
 }
 
 /*
+ * cert_server_files_managed
+ *		Whether the server's certificate and key settings point at the
+ *		managed pair.
+ */
+bool
+cert_server_files_managed(void)
+{
+	return setting_is("ssl_cert_file", CERT_STORE_SERVER) &&
+		setting_is("ssl_key_file", CERT_STORE_SERVER);
+}
+
+/*
  * cert_ssl_files_managed
- *		Whether the server's SSL settings point at the managed files.
+ *		Whether the server's SSL settings point at the managed files, the
+ *		CA bundle that client certificates are checked against included.
  */
 bool
 cert_ssl_files_managed(void)
 {
-	return setting_is("ssl_cert_file", CERT_STORE_SERVER) &&
-		setting_is("ssl_key_file", CERT_STORE_SERVER) &&
-		setting_is("ssl_ca_file", CERT_STORE_BUNDLE);
+	return cert_server_files_managed() && setting_is("ssl_ca_file", CERT_STORE_BUNDLE);
 }
 
 /* Reload so that a changed CA bundle takes effect, when the server uses it. */
@@ -315,18 +360,28 @@ cert_reload_if_managed(void)
 
 /*
  * point_server_at_managed_files
- *		The first time: ssl_cert_file, ssl_key_file and ssl_ca_file to the
- *		managed files and ssl on, through ALTER SYSTEM.
+ *		The first time: ssl_cert_file and ssl_key_file to the managed pair,
+ *		ssl on, and ssl_ca_file to the CA bundle when it is empty, through
+ *		ALTER SYSTEM.  An ssl_ca_file that an administrator set is never
+ *		replaced, since it says which CAs client certificates may come from:
+ *		a NOTICE says that it was left.
  */
 static void
 point_server_at_managed_files(void)
 {
+	const char *ca_file = GetConfigOption("ssl_ca_file", false, true);
+
 	if (!setting_is("ssl_cert_file", CERT_STORE_SERVER))
 		pgrepl_alter_system_set("ssl_cert_file", CERT_STORE_SERVER);
 	if (!setting_is("ssl_key_file", CERT_STORE_SERVER))
 		pgrepl_alter_system_set("ssl_key_file", CERT_STORE_SERVER);
-	if (!setting_is("ssl_ca_file", CERT_STORE_BUNDLE))
+	if (ca_file == NULL || ca_file[0] == '\0')
 		pgrepl_alter_system_set("ssl_ca_file", CERT_STORE_BUNDLE);
+	else if (strcmp(ca_file, CERT_STORE_BUNDLE) != 0)
+		ereport(NOTICE,
+				(errmsg("ssl_ca_file is left as it is, \"%s\"", ca_file),
+				 errdetail("pgrepl_admin does not replace a CA file that an administrator set: it says which CAs client certificates may come from. Client certificates that pgrepl_admin issues are accepted only if that file holds pgrepl_admin.ca_certificate()."),
+				 errhint("To let pgrepl_admin manage it, run ALTER SYSTEM RESET ssl_ca_file and rotate again.")));
 	if (!setting_is("ssl", "on"))
 		pgrepl_alter_system_set("ssl", "on");
 }
@@ -335,17 +390,25 @@ point_server_at_managed_files(void)
  * wait_until_served
  *		Return once a new TLS connection to the server is given the
  *		certificate with this fingerprint; an error after SERVED_WAIT_MS.
+ *		The probes start SERVED_POLL_FIRST_MS apart (a served rotation
+ *		takes tens of milliseconds) and each wait is a quarter longer than
+ *		the one before, up to SERVED_POLL_MAX_MS: a new certificate is seen
+ *		at most a quarter of the time waited so far after it is served, and
+ *		a reload that failed costs the postmaster about 50 connections over
+ *		SERVED_WAIT_MS, not thousands.
  */
 static void
 wait_until_served(const char *fingerprint)
 {
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SERVED_WAIT_MS);
+	long		delay_ms = SERVED_POLL_FIRST_MS;
 
 	for (;;)
 	{
 		char	   *served;
 		char	   *detail;
 		TlsProbeResult result = tls_probe_served_certificate(&served, &detail);
+		TimestampTz now;
 
 		if (result == TLS_PROBE_NOT_LISTENING)
 		{
@@ -356,7 +419,8 @@ wait_until_served(const char *fingerprint)
 		}
 		if (result == TLS_PROBE_OK && strcmp(served, fingerprint) == 0)
 			return;
-		if (GetCurrentTimestamp() >= deadline)
+		now = GetCurrentTimestamp();
+		if (now >= deadline)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("the server does not present the new certificate"),
@@ -368,24 +432,54 @@ wait_until_served(const char *fingerprint)
 					 errhint("Look in the server log for \"SSL configuration was not reloaded\" and its reason.")));
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 SERVED_POLL_MS, PG_WAIT_EXTENSION);
+						 Min(delay_ms, TimestampDifferenceMilliseconds(now, deadline) + 1),
+						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
+		delay_ms = Min(delay_ms + (delay_ms + 3) / 4, SERVED_POLL_MAX_MS);
 	}
+}
+
+/*
+ * server_common_name
+ *		The subject CN of a server certificate: the first host name that
+ *		fits in a CN (64 characters).  Clients check the subjectAltName,
+ *		which holds every name, so a longer machine name is still
+ *		certified.
+ */
+static const char *
+server_common_name(List *hostnames)
+{
+	ListCell   *lc;
+
+	foreach(lc, hostnames)
+	{
+		if (strlen(lfirst(lc)) <= MAX_CN_CHARS)
+			return lfirst(lc);
+	}
+	return FALLBACK_SERVER_CN;
 }
 
 /*
  * cert_rotate_server
  *		A new key and server certificate for hostnames, signed by the CA
- *		(made first if there is none), installed atomically; the server is
- *		pointed at it, reloaded, and checked to present it.  Returns the new
- *		certificate's entry.  Arguments are checked by the caller.
+ *		(made first if there is none: installed only once the server
+ *		certificate is made, so that a failed rotation leaves no CA), both
+ *		installed atomically; the server is pointed at it, reloaded, and
+ *		checked to present it.  The replaced pair and its key are then
+ *		destroyed.  Returns the new certificate's entry.  Arguments are
+ *		checked by the caller.
  */
 CertEntry *
 cert_rotate_server(List *hostnames, int64 valid_seconds, CertKeyType key_type)
 {
 	CertRequest req = {0};
+	char	   *new_ca_cert = NULL;
+	char	   *new_ca_key = NULL;
 	char	   *ca_pem;
+	char	   *cert_pem;
+	char	   *key_pem;
+	char	   *pem;
 	CertEntry  *entry;
 
 	if (!cert_ssl_files_managed() || !setting_is("ssl", "on"))
@@ -394,26 +488,35 @@ cert_rotate_server(List *hostnames, int64 valid_seconds, CertKeyType key_type)
 											 CERT_STORE_SERVER, CERT_STORE_BUNDLE));
 
 	cert_store_lock();
-	ca_pem = cert_ca_pem(true);
+	ca_pem = ca_signer(true, &new_ca_cert, &new_ca_key);
 	cert_check_within_ca(valid_seconds, ca_pem);
 
 	req.profile = CERT_PROFILE_SERVER;
 	req.key_type = key_type;
-	req.common_name = linitial(hostnames);
+	req.common_name = server_common_name(hostnames);
 	req.hostnames = hostnames;
 	req.valid_seconds = valid_seconds;
 	req.issuer_pem = ca_pem;
-	issue_and_install(&req, cert_store_install_server);
+	cert_issue(&req, &cert_pem, &key_pem);
 	explicit_bzero(ca_pem, strlen(ca_pem));
 
+	if (new_ca_cert != NULL)
+	{
+		cert_store_install_ca(new_ca_cert, new_ca_key);
+		explicit_bzero(new_ca_key, strlen(new_ca_key));
+	}
+	pem = psprintf("%s%s", cert_pem, key_pem);
+	cert_store_install_server(pem);
+	explicit_bzero(key_pem, strlen(key_pem));
+	explicit_bzero(pem, strlen(pem));
 	cert_store_sync_bundle();
-	(void) cert_store_prune_previous();
 
 	point_server_at_managed_files();
 	pgrepl_reload_server_config();
 
 	entry = cert_store_read_entry(CERT_KIND_SERVER);
 	wait_until_served(entry->info.fingerprint_sha256);
+	cert_store_remove_previous();
 	return entry;
 }
 
@@ -433,7 +536,7 @@ cert_issue_client(const char *role, int64 valid_seconds, CertKeyType key_type,
 	CertInfo	info;
 
 	cert_store_lock();
-	ca_pem = cert_ca_pem(false);
+	ca_pem = ca_signer(false, NULL, NULL);
 	cert_check_within_ca(valid_seconds, ca_pem);
 	req.profile = CERT_PROFILE_CLIENT;
 	req.key_type = key_type;

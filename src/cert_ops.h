@@ -21,9 +21,10 @@ extern CertKeyType cert_key_type_arg(const char *name);
 extern void cert_check_hostname(const char *name);
 extern List *cert_default_hostnames(void);
 extern void cert_check_within_ca(int64 valid_seconds, const char *ca_pem);
-extern char *cert_ca_pem(bool create);
 extern CertEntry *cert_create_ca(const char *common_name, int64 valid_seconds, CertKeyType key_type);
 extern CertEntry *cert_rotate_server(List *hostnames, int64 valid_seconds, CertKeyType key_type);
+extern void cert_report_ca_key_missing(int elevel, const char *serial);
+extern bool cert_server_files_managed(void);
 extern bool cert_ssl_files_managed(void);
 extern void cert_reload_if_managed(void);
 extern void cert_issue_client(const char *role, int64 valid_seconds, CertKeyType key_type,

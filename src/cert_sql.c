@@ -43,6 +43,7 @@ PG_FUNCTION_INFO_V1(ca_retire);
 PG_FUNCTION_INFO_V1(ca_certificate);
 PG_FUNCTION_INFO_V1(rotate_server_cert);
 PG_FUNCTION_INFO_V1(issue_client_cert);
+PG_FUNCTION_INFO_V1(migrate_ca_key_1_1);
 
 /* A subject common name: 1 to 64 characters, none of them control characters. */
 static void
@@ -511,4 +512,24 @@ issue_client_cert(PG_FUNCTION_ARGS)
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	explicit_bzero(key_pem, strlen(key_pem));
 	return (Datum) 0;
+}
+
+/*
+ * migrate_ca_key_1_1()
+ *		Called once by the update script from 1.0: moves the CA's private
+ *		key out of the data directory (cert_store_migrate_ca_key).  The
+ *		script drops the function again.
+ */
+Datum
+migrate_ca_key_1_1(PG_FUNCTION_ARGS)
+{
+	bool		moved;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be superuser to move the CA key")));
+	cert_store_lock();
+	moved = cert_store_migrate_ca_key();
+	PG_RETURN_BOOL(moved);
 }

@@ -3,13 +3,15 @@
  * cert_store.c
  *	  The files pgrepl_admin manages under $PGDATA/pgrepl_admin/ (0700):
  *
- *	  ca.pem                       the CA's certificate and key
+ *	  ca.pem                       the CA's certificate (its key is kept
+ *	                               outside the data directory: ca_key.c)
  *	  ca-retiring-<serial>.crt     CAs replaced but still trusted
  *	  ca-bundle.crt                current + retiring CA certificates:
  *	                               ssl_ca_file, and the standbys' root.crt
  *	  server.pem                   the server's certificate and key:
  *	                               ssl_cert_file and ssl_key_file
- *	  server-previous-<serial>.pem earlier server pairs, until they expire
+ *	  server-previous-<serial>.pem the pair a rotation replaced, until the
+ *	                               new one is served
  *
  * A certificate and its key share one file, so that one durable rename
  * switches both: no crash can leave a key that does not match its
@@ -20,7 +22,8 @@
  * lock (cert_store_lock), cluster-wide since the files are.
  *
  * Living inside the data directory, the files travel with a base backup
- * or an rsync of it, so a standby made from the primary has them too.
+ * or an rsync of it, so a standby made from the primary has them too: all
+ * but the CA's private key, which stays with the primary.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,8 +36,10 @@
 #include "lib/stringinfo.h"
 #include "storage/fd.h"
 #include "storage/lock.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "ca_key.h"
 #include "cert_store.h"
 #include "durable_file.h"
 
@@ -92,15 +97,23 @@ store_write(const char *path, const char *data)
 	durable_file_write(path, data, strlen(data), STORE_FILE_MODE);
 }
 
-/* Whether name is prefix + something + suffix. */
-static bool
-name_matches(const char *name, const char *prefix, const char *suffix)
+/*
+ * with_ca_key
+ *		The CA's ca.pem text with its key appended from the CA key
+ *		directory, when ca.pem holds no key (as it should) and this server
+ *		has the key; otherwise pem itself.
+ */
+static char *
+with_ca_key(char *pem, const CertInfo *info)
 {
-	size_t		n = strlen(name);
-	size_t		p = strlen(prefix);
-	size_t		s = strlen(suffix);
+	char	   *key;
+	char	   *both;
 
-	return n > p + s && strncmp(name, prefix, p) == 0 && strcmp(name + n - s, suffix) == 0;
+	if (info->has_key || (key = ca_key_read(info->serial)) == NULL)
+		return pem;
+	both = psprintf("%s%s", pem, key);
+	explicit_bzero(key, strlen(key));
+	return both;
 }
 
 static CertEntry *
@@ -118,6 +131,16 @@ read_entry(CertKind kind, const char *path)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("managed file \"%s\" holds no certificate", path)));
+	if (kind == CERT_KIND_CA)
+	{
+		char	   *both = with_ca_key(pem, &entry->info);
+
+		if (both != pem)
+		{
+			(void) cert_read_pem(both, &entry->info);
+			explicit_bzero(both, strlen(both));
+		}
+	}
 	explicit_bzero(pem, strlen(pem));
 	return entry;
 }
@@ -147,6 +170,22 @@ cert_store_read_entry(CertKind kind)
 	return read_entry(kind, kind == CERT_KIND_CA ? CERT_STORE_CA : CERT_STORE_SERVER);
 }
 
+/* entries, with the entry of each file of the store named prefix...suffix */
+static List *
+append_entries(List *entries, CertKind kind, const char *prefix, const char *suffix)
+{
+	ListCell   *lc;
+
+	foreach(lc, durable_file_list(CERT_STORE_DIR, prefix, suffix))
+	{
+		CertEntry  *entry = read_entry(kind, lfirst(lc));
+
+		if (entry != NULL)
+			entries = lappend(entries, entry);
+	}
+	return entries;
+}
+
 /*
  * cert_store_entries
  *		The managed certificates of the given kinds (a CERT_KINDS() mask),
@@ -159,8 +198,6 @@ cert_store_entries(int kinds)
 {
 	List	   *entries = NIL;
 	CertEntry  *entry;
-	DIR		   *dir;
-	struct dirent *de;
 
 	if ((kinds & CERT_KINDS(CERT_KIND_CA)) &&
 		(entry = cert_store_read_entry(CERT_KIND_CA)) != NULL)
@@ -168,30 +205,10 @@ cert_store_entries(int kinds)
 	if ((kinds & CERT_KINDS(CERT_KIND_SERVER)) &&
 		(entry = cert_store_read_entry(CERT_KIND_SERVER)) != NULL)
 		entries = lappend(entries, entry);
-	if ((kinds & (CERT_KINDS(CERT_KIND_CA_RETIRING) | CERT_KINDS(CERT_KIND_SERVER_PREVIOUS))) == 0)
-		return entries;
-
-	dir = AllocateDir(CERT_STORE_DIR);
-	if (dir == NULL && errno == ENOENT)
-		return entries;
-	while ((de = ReadDir(dir, CERT_STORE_DIR)) != NULL)
-	{
-		CertKind	kind;
-		char	   *path;
-
-		if (name_matches(de->d_name, RETIRING_PREFIX, RETIRING_SUFFIX))
-			kind = CERT_KIND_CA_RETIRING;
-		else if (name_matches(de->d_name, PREVIOUS_PREFIX, PREVIOUS_SUFFIX))
-			kind = CERT_KIND_SERVER_PREVIOUS;
-		else
-			continue;
-		if ((kinds & CERT_KINDS(kind)) == 0)
-			continue;
-		path = psprintf("%s/%s", CERT_STORE_DIR, de->d_name);
-		if ((entry = read_entry(kind, path)) != NULL)
-			entries = lappend(entries, entry);
-	}
-	FreeDir(dir);
+	if (kinds & CERT_KINDS(CERT_KIND_CA_RETIRING))
+		entries = append_entries(entries, CERT_KIND_CA_RETIRING, RETIRING_PREFIX, RETIRING_SUFFIX);
+	if (kinds & CERT_KINDS(CERT_KIND_SERVER_PREVIOUS))
+		entries = append_entries(entries, CERT_KIND_SERVER_PREVIOUS, PREVIOUS_PREFIX, PREVIOUS_SUFFIX);
 
 	list_sort(entries, entry_order);
 	return entries;
@@ -260,21 +277,74 @@ cert_store_sync_bundle(void)
 }
 
 /*
+ * cert_store_ca_key
+ *		The stored private key of the CA with this serial, as its file
+ *		holds it; NULL when this server has none.
+ */
+char *
+cert_store_ca_key(const char *serial)
+{
+	return ca_key_read(serial);
+}
+
+/*
  * cert_store_install_ca
- *		Make the CA in pem (certificate and key) the current one.  A CA it
- *		replaces stays trusted, as a retiring CA, until it is retired.
+ *		Make the CA of cert_pem and key_pem the current one.  Its key goes
+ *		to the CA key directory first, then ca.pem switches to its
+ *		certificate, then the keys of other CAs are removed: a crash leaves
+ *		the current CA with its key.  A CA it replaces stays trusted, as a
+ *		retiring CA (certificate only), until it is retired.
  */
 void
-cert_store_install_ca(const char *pem)
+cert_store_install_ca(const char *cert_pem, const char *key_pem)
 {
-	CertEntry  *old = cert_store_read_entry(CERT_KIND_CA);
+	/* the current CA's certificate alone (a retiring CA's entry has no key) */
+	CertEntry  *old = read_entry(CERT_KIND_CA_RETIRING, CERT_STORE_CA);
+	CertInfo	info;
 
+	if (!cert_read_pem(cert_pem, &info))
+		elog(ERROR, "no certificate to install");
+	ca_key_write(info.serial, key_pem);
 	if (old != NULL)
 		store_write(psprintf("%s/%s%s%s", CERT_STORE_DIR, RETIRING_PREFIX,
 							 old->info.serial, RETIRING_SUFFIX),
 					old->info.cert_pem);
-	store_write(CERT_STORE_CA, pem);
+	store_write(CERT_STORE_CA, info.cert_pem);
 	cert_store_sync_bundle();
+	ca_key_remove_others(info.serial);
+}
+
+/*
+ * cert_store_migrate_ca_key
+ *		Move the CA's key out of ca.pem, where version 1.0 kept it with the
+ *		certificate, into the CA key directory: the key file is written and
+ *		synced first, then ca.pem is replaced by the certificate alone, so a
+ *		crash in between leaves the key in both places, and the next call
+ *		finishes.  True when a key was moved.
+ */
+bool
+cert_store_migrate_ca_key(void)
+{
+	char	   *pem = cert_store_read(CERT_STORE_CA);
+	char	   *key;
+	CertInfo	info;
+
+	if (pem == NULL)
+		return false;
+	key = cert_private_key_pem(pem);
+	if (key == NULL || !cert_read_pem(pem, &info) || !info.key_matches)
+	{
+		explicit_bzero(pem, strlen(pem));
+		return false;
+	}
+	ca_key_write(info.serial, key);
+	store_write(CERT_STORE_CA, info.cert_pem);
+	explicit_bzero(key, strlen(key));
+	explicit_bzero(pem, strlen(pem));
+	ereport(LOG,
+			(errmsg("pgrepl_admin moved the CA private key out of the data directory to \"%s\"",
+					ca_key_path(info.serial))));
+	return true;
 }
 
 /*
@@ -298,7 +368,8 @@ cert_store_retire_ca(const char *serial)
 /*
  * cert_store_install_server
  *		Make pem (certificate and key) the server's pair.  The pair it
- *		replaces is kept as server-previous until it expires.
+ *		replaces is kept as server-previous until the new one is served
+ *		(cert_store_remove_previous).
  */
 void
 cert_store_install_server(const char *pem)
@@ -316,6 +387,21 @@ cert_store_install_server(const char *pem)
 		explicit_bzero(old, strlen(old));
 	}
 	store_write(CERT_STORE_SERVER, pem);
+}
+
+/*
+ * cert_store_remove_previous
+ *		Destroy the replaced server pairs and their private keys, once
+ *		their successor is served.  Only names are read, so the cost does
+ *		not grow with the certificates' contents.
+ */
+void
+cert_store_remove_previous(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, durable_file_list(CERT_STORE_DIR, PREVIOUS_PREFIX, PREVIOUS_SUFFIX))
+		durable_file_remove(lfirst(lc));
 }
 
 /*
@@ -387,4 +473,39 @@ cert_store_secure_modes(void)
 							   (unsigned int) (st.st_mode & 07777))));
 	}
 	closedir(dir);
+}
+
+/*
+ * cert_store_migrate_at_start
+ *		In the postmaster, while the library is preloaded: move a CA key
+ *		that version 1.0 left in ca.pem out of the data directory, on a
+ *		standby too (its files are its own, not replicated).  A failure is
+ *		a WARNING: the server starts regardless, and the next use of the
+ *		CA tries again.
+ */
+void
+cert_store_migrate_at_start(void)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "pgrepl_admin CA key migration",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	PG_TRY();
+	{
+		(void) cert_store_migrate_ca_key();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(WARNING,
+				(errmsg("pgrepl_admin could not move the CA private key out of the data directory: %s",
+						edata->message)));
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
 }

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * cert_store.h
- *	  The managed certificate files under $PGDATA/pgrepl_admin/.
+ *	  The managed certificate files under $PGDATA/pgrepl_admin/, and the
+ *	  CA key beside them outside the data directory.
  *
  *-------------------------------------------------------------------------
  */
@@ -42,11 +43,15 @@ extern List *cert_store_entries(int kinds);
 extern CertEntry *cert_store_read_entry(CertKind kind);
 extern CertEntry *cert_store_entry(List *entries, CertKind kind);
 extern char *cert_store_bundle(void);
-extern void cert_store_install_ca(const char *pem);
+extern char *cert_store_ca_key(const char *serial);
+extern void cert_store_install_ca(const char *cert_pem, const char *key_pem);
+extern bool cert_store_migrate_ca_key(void);
 extern bool cert_store_retire_ca(const char *serial);
 extern void cert_store_install_server(const char *pem);
 extern void cert_store_sync_bundle(void);
 extern int	cert_store_prune_previous(void);
+extern void cert_store_remove_previous(void);
 extern void cert_store_secure_modes(void);
+extern void cert_store_migrate_at_start(void);
 
 #endif							/* PGREPL_CERT_STORE_H */

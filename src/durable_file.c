@@ -19,6 +19,7 @@
  */
 #include "postgres.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,14 +30,15 @@
 #include "durable_file.h"
 
 /*
- * durable_file_make_dir
- *		Create a directory with the data directory's mode if it does not
- *		exist, and make its creation durable.
+ * make_dir
+ *		Create a directory if it does not exist, with the data directory's
+ *		mode or, when private, 0700; make its creation durable.
  */
-void
-durable_file_make_dir(const char *path)
+static void
+make_dir(const char *path, bool private)
 {
 	struct stat st;
+	int			rc;
 
 	if (stat(path, &st) == 0)
 	{
@@ -46,7 +48,8 @@ durable_file_make_dir(const char *path)
 					 errmsg("\"%s\" exists but is not a directory", path)));
 		return;
 	}
-	if (MakePGDirectory(path) != 0 && errno != EEXIST)
+	rc = private ? mkdir(path, S_IRWXU) : MakePGDirectory(path);
+	if (rc != 0 && errno != EEXIST)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not create directory \"%s\": %m", path)));
@@ -58,10 +61,32 @@ durable_file_make_dir(const char *path)
 		if (slash != NULL)
 		{
 			*slash = '\0';
-			fsync_fname(parent, true);
+			fsync_fname(slash == parent ? "/" : parent, true);
 		}
 		pfree(parent);
 	}
+}
+
+/*
+ * durable_file_make_dir
+ *		Create a directory with the data directory's mode if it does not
+ *		exist, and make its creation durable.
+ */
+void
+durable_file_make_dir(const char *path)
+{
+	make_dir(path, false);
+}
+
+/*
+ * durable_file_make_private_dir
+ *		The same with mode 0700, whatever the data directory's mode (a
+ *		directory for secrets outside the data directory).
+ */
+void
+durable_file_make_private_dir(const char *path)
+{
+	make_dir(path, true);
 }
 
 /*
@@ -219,4 +244,34 @@ durable_file_remove(const char *path)
 	if (access(path, F_OK) != 0 && errno == ENOENT)
 		return;
 	(void) durable_unlink(path, ERROR);
+}
+
+/*
+ * durable_file_list
+ *		The paths ("dir/name") of the files in dir whose names are prefix +
+ *		something + suffix, in no particular order; NIL when dir does not
+ *		exist.
+ */
+List *
+durable_file_list(const char *dir, const char *prefix, const char *suffix)
+{
+	size_t		p = strlen(prefix);
+	size_t		s = strlen(suffix);
+	List	   *paths = NIL;
+	DIR		   *d;
+	struct dirent *de;
+
+	d = AllocateDir(dir);
+	if (d == NULL && errno == ENOENT)
+		return NIL;
+	while ((de = ReadDir(d, dir)) != NULL)
+	{
+		size_t		n = strlen(de->d_name);
+
+		if (n > p + s && strncmp(de->d_name, prefix, p) == 0 &&
+			strcmp(de->d_name + n - s, suffix) == 0)
+			paths = lappend(paths, psprintf("%s/%s", dir, de->d_name));
+	}
+	FreeDir(d);
+	return paths;
 }

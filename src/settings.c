@@ -19,6 +19,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "ca_key.h"
 #include "settings.h"
 
 char	   *pgrepl_database = NULL;
@@ -30,6 +31,7 @@ int			pgrepl_lag_stall_after = 60;
 bool		pgrepl_cert_auto_renew = true;
 int			pgrepl_cert_renew_before = 30 * 24 * 60 * 60;
 int			pgrepl_cert_check_interval = 60 * 60;
+char	   *pgrepl_ca_key_directory = NULL;
 
 /* backups held by background workers */
 int			pgrepl_max_backups = 4;
@@ -158,6 +160,22 @@ pgrepl_define_settings(void)
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	/* the boot value is computed once and kept for RESET */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		char	   *dir = ca_key_default_directory();
+
+		DefineCustomStringVariable("pgrepl_admin.ca_key_directory",
+								   "Directory outside the data directory where the CA's private key is kept.",
+								   "By default a sibling of the data directory, pgrepl_admin_ca_<name of the data directory>. "
+								   "Copies of the data directory (base backups, standbys) do not include it.",
+								   &pgrepl_ca_key_directory,
+								   dir ? MemoryContextStrdup(TopMemoryContext, dir) : "",
+								   PGC_POSTMASTER,
+								   GUC_SUPERUSER_ONLY,
+								   ca_key_directory_check_hook, NULL, NULL);
+	}
 
 	/* backups held by background workers */
 	if (process_shared_preload_libraries_in_progress)

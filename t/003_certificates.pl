@@ -2,8 +2,8 @@
 # against ca_certificate(); rotations while it streams and while a client
 # keeps opening verify-full connections fail no connection; cert
 # authentication with issue_client_cert; CA replacement, overlap and
-# retirement; renewal by the worker, and a failed renewal that leaves the
-# current certificate in place.
+# retirement; renewal by the worker, also under a CA that ends first.  No
+# private key but the served server key is left under pgrepl_admin/.
 
 use strict;
 use warnings;
@@ -116,7 +116,9 @@ is($failed, 0, 'no verify-full connection failed during the rotations')
   or diag(slurp_file("$tmp/client.err"));
 is(scalar keys %serials, 4, 'each rotation made a new certificate');
 is($primary->safe_psql('postgres', "SELECT count(*) FROM pgrepl_admin.certificates WHERE kind = 'server-previous'"),
-	'3', 'the replaced certificates are kept as server-previous');
+	'0', 'a replaced server pair is destroyed once its successor is served');
+is(store_key_files($primary->data_dir), 'server.pem',
+	'the only private key under pgrepl_admin/ is the served server key (not the CA key, no retired key)');
 
 $primary->wait_for_catchup($standby, 'replay');
 is($standby->safe_psql('postgres', 'SELECT count(*) FROM rotation_3'), '1000', 'the standby kept replaying');
@@ -203,19 +205,36 @@ is($primary->safe_psql('postgres',
 	't', 'with the same names and validity period');
 $primary->connect_ok(tls_connstr($primary, $root), 'the renewed certificate verifies');
 
-# a renewal that cannot succeed (the CA would expire first) leaves the
-# current certificate in place, and the ageing CA is warned about
+# a renewal under a CA that ends before the certificate's usual lifetime:
+# the certificate is renewed to end with the CA, and the CA's end is warned
+# about loudly; the renewed one is not renewed again at every check, since
+# no new one could last longer
 ($serial) = split /\|/, rotate();
 $primary->safe_psql('postgres', "SELECT pgrepl_admin.ca_init(replace => true, valid_for => '20 minutes')");
+my $log_offset = -s $primary->logfile;
 $primary->safe_psql('postgres', q{
 	ALTER SYSTEM SET pgrepl_admin.cert_check_interval = '1s';
 	ALTER SYSTEM SET pgrepl_admin.cert_renew_before = '2d';
 	SELECT pg_reload_conf();
 });
-wait_for_task($primary, 'cert_renew', "last_outcome = 'error' AND last_error LIKE '%past the expiry of the CA%'");
+ok( $primary->poll_query_until('postgres',
+		"SELECT s.serial <> '$serial' AND s.served AND s.key_matches AND s.not_after <= a.not_after
+		   AND s.issuer = a.subject
+		 FROM pgrepl_admin.certificates s, pgrepl_admin.certificates a WHERE s.kind = 'server' AND a.kind = 'ca'"),
+	'the worker renewed the certificate within the validity of the CA');
+ok( eval {
+		$primary->wait_for_log(
+			qr/WARNING:  the pgrepl_admin certificate authority expires at [^\n]*, before the server certificate's usual lifetime ends/,
+			$log_offset);
+		1;
+	},
+	'and warned loudly that the CA ends it');
+($serial) = split /\|/, $primary->safe_psql('postgres', "SELECT serial FROM pgrepl_admin.certificates WHERE kind = 'server'");
+my $runs = task_status($primary, 'cert_renew', 'runs');
+wait_for_task($primary, 'cert_renew', 'runs >= ' . ($runs + 3));
 is($primary->safe_psql('postgres',
-		"SELECT serial = '$serial' AND served AND key_matches FROM pgrepl_admin.certificates WHERE kind = 'server'"),
-	't', 'after a failed renewal the current certificate stays in place and served');
+		"SELECT serial = '$serial' AND served FROM pgrepl_admin.certificates WHERE kind = 'server'"),
+	't', 'three checks later the certificate was not renewed again (a new one could not last longer)');
 like(slurp_file($primary->logfile), qr/WARNING:  the pgrepl_admin certificate authority expires at/,
 	'the worker warns that the CA has less than a third of its life left');
 $primary->safe_psql('postgres', 'ALTER SYSTEM RESET pgrepl_admin.cert_renew_before; SELECT pg_reload_conf()');

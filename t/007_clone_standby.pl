@@ -218,6 +218,11 @@ like(slurp_file($clone->logfile), qr/starting backup recovery with redo LSN/,
 check_standby('fresh clone');
 ok(-d "$target/pg_wal" && !-l "$target/pg_wal", 'the clone has a pg_wal directory of its own, not the primary\'s link');
 ok(!-e "$target/pgrepl_standby/client.key", 'the primary\'s own pgrepl_standby/ was not copied');
+# the CA private key stays with the primary, outside its data directory
+is(store_key_files($target), 'server.pem', 'the only private key in the clone\'s pgrepl_admin/ is the server key');
+my $ca_key = slurp_file($primary->safe_psql('postgres', 'SHOW pgrepl_admin.ca_key_directory') . '/ca-'
+	  . $primary->safe_psql('postgres', "SELECT serial FROM pgrepl_admin.certificates WHERE kind = 'ca'") . '.key');
+is(files_holding_key($target, $ca_key), '', 'no file of the clone holds the CA private key');
 my $pgpass = "$target/pgrepl_standby/pgpass";
 is((stat $pgpass)[2] & 07777, 0600, 'the password is in pgrepl_standby/pgpass, mode 0600');
 my ($password) = slurp_file($pgpass) =~ /^\*:\*:\*:\*:(.+)$/m;

@@ -42,6 +42,7 @@ log_directory = 'log'
 EOC
 set_hba($primary);
 my $store = $primary->data_dir . '/pgrepl_admin';
+my $key_dir = $primary->safe_psql('postgres', 'SHOW pgrepl_admin.ca_key_directory');
 
 # --- the secrets, and what the test sends to clients' stderr
 my %passwords;        # label => password
@@ -72,20 +73,25 @@ sub add_key
 	$keys{$label} = $pem;
 }
 
-# every private key in the managed files as they are now
+# every private key in the managed files as they are now: the store in the
+# data directory and the CA key directory outside it
 sub collect_file_keys
 {
 	my ($when) = @_;
-	opendir(my $dh, $store) or die "could not open $store: $!";
-	for my $f (sort grep { -f "$store/$_" } readdir($dh))
+	for my $dir ($store, $key_dir)
 	{
-		my $text = slurp_file("$store/$f");
-		while ($text =~ /(-----BEGIN ([A-Z ]*)PRIVATE KEY-----\n.*?\n-----END \2PRIVATE KEY-----)/sg)
+		my $where = $dir eq $store ? 'pgrepl_admin' : 'the CA key directory';
+		opendir(my $dh, $dir) or die "could not open $dir: $!";
+		for my $f (sort grep { -f "$dir/$_" } readdir($dh))
 		{
-			add_key("key in pgrepl_admin/$f ($when)", $1);
+			my $text = slurp_file("$dir/$f");
+			while ($text =~ /(-----BEGIN ([A-Z ]*)PRIVATE KEY-----\n.*?\n-----END \2PRIVATE KEY-----)/sg)
+			{
+				add_key("key in $where/$f ($when)", $1);
+			}
 		}
+		closedir($dh);
 	}
-	closedir($dh);
 }
 
 # add_standby's result as a hash
@@ -250,15 +256,16 @@ SELECT pgrepl_admin.issue_client_cert('certuser', '1000 years');
 SELECT pgrepl_admin.ca_retire('not-a-serial');
 }, errors => 1);
 rmdir("$store/server.pem.tmp") or die;
-my $ca_pem = slurp_file("$store/ca.pem");
+my $ca_key_file = "$key_dir/ca-" . sql("SELECT serial FROM pgrepl_admin.certificates WHERE kind = 'ca'") . '.key';
+my $ca_pem = slurp_file($ca_key_file);
 (my $corrupt = $ca_pem) =~ s/(-----BEGIN PRIVATE KEY-----\n)[^\n]+/$1 . ('A' x 64)/e;
-write_private_file("$store/ca.pem", $corrupt);
+write_private_file($ca_key_file, $corrupt);
 sql(q{
 SELECT pgrepl_admin.issue_client_cert('certuser');
 SELECT * FROM pgrepl_admin.add_standby('corrupt_ca', '127.0.0.1/32', auth => 'cert');
 SELECT key_matches FROM pgrepl_admin.certificates WHERE kind = 'ca';
 }, errors => 1);
-write_private_file("$store/ca.pem", $ca_pem);
+write_private_file($ca_key_file, $ca_pem);
 my $failures = substr($client_messages, $before);
 like($failures, qr/address 0\.0\.0\.0\/0 admits every/, 'provoked: add_standby refused after generating a password');
 like($failures, qr/division by zero/, 'provoked: a query failing after add_standby made a key');
@@ -398,7 +405,7 @@ for my $k (@keys)
 $needles{ $passwords{$_} } = $_ for @passwords;
 is(join(' ', grep { !m{^[A-Za-z0-9+/=_-]{16,}$} } keys %needles), '',
 	'every needle is a run of at least 16 base64, URL-safe base64 or hex characters');
-cmp_ok(scalar(grep { /^key in pgrepl_admin\/ca\.pem/ } @keys), '>=', 2, 'the CA keys were collected, the replaced one too');
+cmp_ok(scalar(grep { /^key in the CA key directory\/ca-/ } @keys), '>=', 2, 'the CA keys were collected, the replaced one too');
 cmp_ok(scalar(grep { /^key in pgrepl_admin\/server/ } @keys), '>=', 4,
 	'the server keys were collected, the previous and renewed ones too');
 

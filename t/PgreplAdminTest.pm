@@ -9,12 +9,15 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use File::Find;
+use File::Spec;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
 our @EXPORT = qw(new_primary new_standby provisioned_standby task_status
-  wait_for_task write_private_file tls_connstr set_hba in_backup_mode);
+  wait_for_task write_private_file tls_connstr set_hba in_backup_mode
+  store_key_files files_holding_key);
 
 # new_primary($name, %opts): a started primary that allows streaming, with
 # pgrepl_admin in shared_preload_libraries.  Options:
@@ -145,6 +148,40 @@ sub in_backup_mode
 		'EXPLAIN (ANALYZE, WAL, COSTS OFF, TIMING OFF, SUMMARY OFF) UPDATE probe SET n = n + 1');
 	my ($fpi) = $plan =~ /fpi=(\d+)/;
 	return ($fpi // 0) > 0 ? 1 : 0;
+}
+
+# store_key_files($datadir): the files of $datadir/pgrepl_admin that hold a
+# PEM private key, sorted, comma-separated ('' when none).
+sub store_key_files
+{
+	my ($datadir) = @_;
+	my $store = "$datadir/pgrepl_admin";
+	opendir(my $dh, $store) or return '';
+	my @found = sort grep { -f "$store/$_" && slurp_file("$store/$_") =~ /PRIVATE KEY-----/ } readdir($dh);
+	closedir($dh);
+	return join(',', @found);
+}
+
+# files_holding_key($dir, $pem): the files anywhere under $dir (relative
+# paths, sorted, comma-separated; '' when none) that hold a line of the
+# base64 body of the PEM key $pem, so a copy of the key in any form of PEM.
+sub files_holding_key
+{
+	my ($dir, $pem) = @_;
+	my @lines = grep { length($_) >= 32 } $pem =~ /^([A-Za-z0-9+\/=]+)$/mg;
+	die 'no base64 body in the key' unless @lines;
+	my $re = join('|', map { quotemeta } @lines);
+	my @found;
+	File::Find::find(
+		{
+			no_chdir => 1,
+			wanted => sub {
+				return unless -f $_ && !-l $_;
+				push @found, File::Spec->abs2rel($_, $dir) if slurp_file($_) =~ /$re/;
+			}
+		},
+		$dir);
+	return join(',', sort @found);
 }
 
 1;
