@@ -173,11 +173,11 @@ claim_slot(const char *label, bool fast, int64 timeout_secs, uint64 *generation)
 }
 
 /* Read a slot's state, if the slot still belongs to that backup. */
-static BackupState
+static PgreplBackupState
 slot_state(int index, uint64 generation, BackupSlot *copy)
 {
 	BackupSlot *slot;
-	BackupState state = BACKUP_FREE;
+	PgreplBackupState state = BACKUP_FREE;
 
 	LWLockAcquire(backup_shared->lock, LW_SHARED);
 	slot = backup_slot_for(index, generation);
@@ -223,11 +223,11 @@ mark_failed_if_unfinished(int index, uint64 generation)
  *		*copy.  With a worker handle, a worker that vanished without a word
  *		counts as a failure.  Interruptible.
  */
-static BackupState
+static PgreplBackupState
 wait_for_slot(int index, uint64 generation, bool until_final,
 			  BackgroundWorkerHandle *handle, BackupSlot *copy)
 {
-	BackupState state;
+	PgreplBackupState state;
 
 	ConditionVariablePrepareToSleep(&backup_shared->changed);
 	for (;;)
@@ -286,7 +286,7 @@ backup_start(PG_FUNCTION_ARGS)
 	uint64		generation;
 	BackgroundWorkerHandle *handle;
 	BackupSlot	copy;
-	BackupState state;
+	PgreplBackupState state;
 	pid_t		pid;
 
 	pgrepl_require_sql_version();
@@ -432,7 +432,7 @@ backup_stop(PG_FUNCTION_ARGS)
 	char	   *label;
 	BackupSlot *slot;
 	BackupSlot	copy;
-	BackupState state;
+	PgreplBackupState state;
 	int			index;
 	uint64		generation;
 	char	   *labelfile;

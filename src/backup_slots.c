@@ -72,7 +72,7 @@ backup_slots_shmem_startup(void)
 
 /* The name of a state, as the backups view shows it. */
 const char *
-backup_state_name(BackupState state)
+backup_state_name(PgreplBackupState state)
 {
 	switch (state)
 	{
@@ -96,7 +96,7 @@ backup_state_name(BackupState state)
 
 /* Whether a backup in this state has ended (or never was). */
 bool
-backup_state_is_final(BackupState state)
+backup_state_is_final(PgreplBackupState state)
 {
 	return state == BACKUP_FREE || state == BACKUP_STOPPED ||
 		state == BACKUP_ABORTED || state == BACKUP_FAILED;

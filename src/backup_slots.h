@@ -21,7 +21,7 @@
 #define BACKUP_ERROR_LEN 512
 
 /* where a backup stands; the names are those of the backups view */
-typedef enum BackupState
+typedef enum PgreplBackupState
 {
 	BACKUP_FREE = 0,			/* the slot holds no backup */
 	BACKUP_STARTING,			/* the worker is starting it */
@@ -30,7 +30,7 @@ typedef enum BackupState
 	BACKUP_STOPPED,				/* stopped: labelfile and spcmapfile exist */
 	BACKUP_ABORTED,				/* ended on request, time-out or SIGTERM */
 	BACKUP_FAILED				/* an error or an unexpected exit ended it */
-} BackupState;
+} PgreplBackupState;
 
 /* what a session asks of the worker */
 typedef enum BackupRequest
@@ -42,7 +42,7 @@ typedef enum BackupRequest
 
 typedef struct BackupSlot
 {
-	BackupState state;
+	PgreplBackupState state;
 	uint64		generation;		/* changes each time the slot is taken */
 	char		label[BACKUP_LABEL_MAX + 1];
 	bool		fast;
@@ -78,8 +78,8 @@ extern BackupShared *backup_shared;
 extern void backup_slots_shmem_request(void);
 extern void backup_slots_shmem_startup(void);
 
-extern const char *backup_state_name(BackupState state);
-extern bool backup_state_is_final(BackupState state);
+extern const char *backup_state_name(PgreplBackupState state);
+extern bool backup_state_is_final(PgreplBackupState state);
 extern BackupSlot *backup_slot_by_label(const char *label, bool unfinished_only);
 extern BackupSlot *backup_slot_for(int index, uint64 generation);
 extern void backup_slot_set_error(BackupSlot *slot, const char *fmt,...) pg_attribute_printf(2, 3);

@@ -120,7 +120,7 @@ copy_my_slot(BackupSlot *copy)
  *		produced), and tell the waiting sessions.
  */
 static void
-publish(BackupState state, const BackupStep *step, const char *error)
+publish(PgreplBackupState state, const BackupStep *step, const char *error)
 {
 	BackupSlot *slot;
 
@@ -259,7 +259,7 @@ end_in_server(void)
  *		its reason, log it, and exit.
  */
 static void
-finish(BackupStep *step, BackupState state, int elevel, const char *reason)
+finish(BackupStep *step, PgreplBackupState state, int elevel, const char *reason)
 {
 	end_in_server();
 
