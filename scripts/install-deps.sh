@@ -12,6 +12,7 @@ packages=(
     libipc-run-perl               # for the TAP tests (PostgreSQL::Test::Cluster)
     rsync                         # standby cloning
     openssl                       # tests only: a hand-made certificate, as users make today
+    strace                        # tests only: what the clone syncs, a backup worker slowed down
     clang                         # tests only: the libFuzzer harness (make fuzz)
     libclang-rt-14-dev            # its fuzzer and sanitizer runtimes
     debhelper dpkg-dev fakeroot   # make deb: the postgresql-15-pgrepl-admin package
