@@ -36,6 +36,7 @@ packages=(
     procps                        # tests only: ps and pkill
     debhelper dpkg-dev fakeroot   # make deb: the postgresql-NN-pgrepl-admin package
     man-db                        # tests only: man renders pgrepl_clone_standby's man page
+    strace                        # tests only: what the clone syncs, a backup worker slowed down
 )
 if [ "$host" -eq 1 ]; then
     packages+=(

@@ -10,9 +10,10 @@
  * (backup_worker.c) and waits until the worker says the backup runs or
  * why it could not start it.  backup_stop and backup_abort, from any
  * session, put a request in the slot, wake the worker and wait until it
- * publishes the end.  Sessions wait on the slots' condition variable; a
- * cancelled backup_start aborts the backup it was starting, so that an
- * error never leaves one running.
+ * publishes the end.  Sessions wait on the slots' condition variable.  A
+ * backup_start that fails, is cancelled or whose session ends (a FATAL:
+ * pg_terminate_backend, its client gone) while it waits aborts the backup
+ * it was starting, so that no way of going away leaves one running.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,6 +22,7 @@
 #include "access/xlog.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
 #include "utils/builtins.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
@@ -259,18 +261,37 @@ request(BackupSlot *slot, BackupRequest what, bool wait_for_archive)
 	backup_slot_wake_worker(slot);
 }
 
-/* Ask the worker of a backup being started to abort it (error cleanup). */
-static void
-abort_starting(int index, uint64 generation)
+/* the backup this session's backup_start is starting, for its cleanup */
+typedef struct StartingBackup
 {
+	int			index;
+	uint64		generation;
+} StartingBackup;
+
+static StartingBackup starting;
+
+/*
+ * abandon_starting
+ *		backup_start's cleanup, on an ERROR (a cancel) or a FATAL (the
+ *		session terminated, its client gone) while it waits: abort the
+ *		backup it was starting, so that no backup is left running for
+ *		nobody.  The worker records it as aborted and exits.
+ */
+static void
+abandon_starting(int code, Datum arg)
+{
+	StartingBackup *backup = (StartingBackup *) DatumGetPointer(arg);
 	BackupSlot *slot;
 
+	LWLockReleaseAll();
+	ConditionVariableCancelSleep();
 	LWLockAcquire(backup_shared->lock, LW_EXCLUSIVE);
-	slot = backup_slot_for(index, generation);
+	slot = backup_slot_for(backup->index, backup->generation);
 	if (slot != NULL && !backup_state_is_final(slot->state) &&
 		slot->request == BACKUP_REQUEST_NONE)
-		request(slot, BACKUP_REQUEST_ABORT, false);
+		backup_slot_request_abort(slot, BACKUP_REQUEST_ABANDON);
 	LWLockRelease(backup_shared->lock);
+	ConditionVariableBroadcast(&backup_shared->changed);
 }
 
 /*
@@ -313,7 +334,10 @@ backup_start(PG_FUNCTION_ARGS)
 				 errhint("Raise max_worker_processes (a restart is needed); each running backup takes one worker.")));
 	}
 
-	PG_TRY();
+	/* an ERROR or a FATAL while waiting must not leave a backup behind */
+	starting.index = index;
+	starting.generation = generation;
+	PG_ENSURE_ERROR_CLEANUP(abandon_starting, PointerGetDatum(&starting));
 	{
 		if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_POSTMASTER_DIED)
 			ereport(ERROR,
@@ -321,13 +345,7 @@ backup_start(PG_FUNCTION_ARGS)
 					 errmsg("the postmaster died while backup \"%s\" was starting", label)));
 		state = wait_for_slot(index, generation, false, handle, &copy);
 	}
-	PG_CATCH();
-	{
-		/* cancelled or failed while waiting: do not leave a backup behind */
-		abort_starting(index, generation);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	PG_END_ENSURE_ERROR_CLEANUP(abandon_starting, PointerGetDatum(&starting));
 
 	if (state != BACKUP_RUNNING && state != BACKUP_STOPPING && state != BACKUP_STOPPED)
 		ereport(ERROR,
@@ -495,17 +513,27 @@ backup_abort(PG_FUNCTION_ARGS)
 	pgrepl_require_preload("pgrepl_admin.backup_abort");
 	label = label_arg(fcinfo);
 
-	LWLockAcquire(backup_shared->lock, LW_SHARED);
+	LWLockAcquire(backup_shared->lock, LW_EXCLUSIVE);
 	slot = backup_slot_by_label(label, true);
-	LWLockRelease(backup_shared->lock);
 	if (slot == NULL)
+	{
+		LWLockRelease(backup_shared->lock);
 		PG_RETURN_BOOL(false);
-
-	slot = find_unfinished(label, "abort");
+	}
+	if (slot->state == BACKUP_STOPPING || slot->request == BACKUP_REQUEST_STOP)
+	{
+		LWLockRelease(backup_shared->lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot abort backup \"%s\": it is already being stopped", label)));
+	}
 	index = slot - backup_shared->slots;
 	generation = slot->generation;
-	request(slot, BACKUP_REQUEST_ABORT, false);
+	/* one already being aborted is waited for */
+	if (slot->request == BACKUP_REQUEST_NONE)
+		backup_slot_request_abort(slot, BACKUP_REQUEST_ABORT);
 	LWLockRelease(backup_shared->lock);
+	ConditionVariableBroadcast(&backup_shared->changed);
 
 	PG_RETURN_BOOL(wait_for_slot(index, generation, true, NULL, &copy) == BACKUP_ABORTED);
 }

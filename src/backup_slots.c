@@ -21,7 +21,10 @@
  */
 #include "postgres.h"
 
+#include <signal.h>
+
 #include "storage/shmem.h"
+#include "utils/timestamp.h"
 
 #include "backup_slots.h"
 #include "settings.h"
@@ -161,4 +164,41 @@ backup_slot_wake_worker(BackupSlot *slot)
 {
 	if (slot->worker_latch != NULL)
 		SetLatch(slot->worker_latch);
+}
+
+/*
+ * backup_slot_request_abort
+ *		Ask the slot's worker to abort its backup (why: BACKUP_REQUEST_ABORT
+ *		or BACKUP_REQUEST_ABANDON).  A worker still starting the backup
+ *		that has written its backup_history row is also sent SIGINT, which
+ *		cuts short a wait in pg_backup_start for its checkpoint (before
+ *		the row exists it looks for a request itself, after writing it).  A
+ *		worker that has not attached yet never will: the backup ends here,
+ *		as aborted.  The caller holds the lock exclusively, and broadcasts
+ *		the change after releasing it.
+ */
+void
+backup_slot_request_abort(BackupSlot *slot, BackupRequest why)
+{
+	slot->request = why;
+	if (slot->state == BACKUP_STARTING && slot->worker_pid == 0)
+	{
+		slot->state = BACKUP_ABORTED;
+		slot->stopped_at = GetCurrentTimestamp();
+		strlcpy(slot->error, backup_abort_reason(why), BACKUP_ERROR_LEN);
+		return;
+	}
+	backup_slot_wake_worker(slot);
+	if (slot->state == BACKUP_STARTING && slot->history_id != 0 &&
+		slot->worker_latch != NULL)
+		(void) kill(slot->worker_pid, SIGINT);
+}
+
+/* Why a backup ended on an abort request, as the backups view says. */
+const char *
+backup_abort_reason(BackupRequest why)
+{
+	if (why == BACKUP_REQUEST_ABANDON)
+		return "the session that called pgrepl_admin.backup_start() was cancelled, terminated or failed before the backup ran";
+	return "aborted with pgrepl_admin.backup_abort()";
 }

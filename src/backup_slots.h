@@ -37,7 +37,8 @@ typedef enum BackupRequest
 {
 	BACKUP_REQUEST_NONE = 0,
 	BACKUP_REQUEST_STOP,
-	BACKUP_REQUEST_ABORT
+	BACKUP_REQUEST_ABORT,		/* backup_abort() */
+	BACKUP_REQUEST_ABANDON		/* backup_start()'s caller went away */
 } BackupRequest;
 
 typedef struct BackupSlot
@@ -84,5 +85,7 @@ extern BackupSlot *backup_slot_by_label(const char *label, bool unfinished_only)
 extern BackupSlot *backup_slot_for(int index, uint64 generation);
 extern void backup_slot_set_error(BackupSlot *slot, const char *fmt,...) pg_attribute_printf(2, 3);
 extern void backup_slot_wake_worker(BackupSlot *slot);
+extern void backup_slot_request_abort(BackupSlot *slot, BackupRequest why);
+extern const char *backup_abort_reason(BackupRequest why);
 
 #endif							/* PGREPL_BACKUP_SLOTS_H */

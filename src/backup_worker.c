@@ -11,24 +11,33 @@
  * workers for each backup.  The worker connects to the database backup_start
  * was called from and:
  *
- *	- writes the backup's row into pgrepl_admin.backup_history (starting),
- *	  runs pg_backup_start(label, fast), records the start LSN in the row
- *	  and publishes it in its shared-memory slot (state running);
+ *	- writes the backup's row into pgrepl_admin.backup_history (starting;
+ *	  the slot learns the row's id before it commits), runs
+ *	  pg_backup_start(label, fast), records the start LSN in the row, shows
+ *	  itself "holding backup" in pg_stat_activity and then publishes the
+ *	  LSN in its shared-memory slot (state running);
+ *	- while it starts the backup, an abort request (backup_abort, or
+ *	  backup_start's caller gone) ends it as soon as the row is written;
+ *	  the request's SIGINT cuts short pg_backup_start's wait for its
+ *	  checkpoint;
  *	- sleeps on its latch until a session asks it to stop or abort, or the
  *	  backup's expiry passes;
  *	- on a stop request runs pg_backup_stop(wait_for_archive), hands the
  *	  label and tablespace map files to the asking session in a pinned
  *	  dynamic shared memory segment (they have no size bound), records them
  *	  in backup_history and publishes stopped;
- *	- on an abort request, its time-out or SIGTERM (pg_terminate_backend,
- *	  server shutdown) ends the backup in the server first, then records
- *	  and publishes aborted with the reason, and logs it;
+ *	- on an abort request, its time-out, SIGTERM (pg_terminate_backend,
+ *	  server shutdown) or SIGINT (pg_cancel_backend) ends the backup in the
+ *	  server first, then records and publishes aborted with the reason, and
+ *	  logs it;
  *	- on an error, ends the backup the same way and publishes failed.
  *
  * It then exits; it is never restarted.  If it exits any other way (a FATAL
- * while waiting for WAL archiving, the postmaster's death), the server's own
- * abort handler ends the backup and backup_worker_exit, which runs after
- * it, publishes failed or aborted.  After a crash the shared memory starts
+ * while it starts the backup or waits for WAL archiving), the server's own
+ * abort handler ends the backup, then record_unexpected_exit records and
+ * publishes failed or aborted (backup_worker_exit publishes it when even
+ * that is impossible: the postmaster's death, a FATAL before the worker was
+ * connected).  After a crash the shared memory starts
  * empty, and the row it left "running" is shown as failed by the view.
  *
  *-------------------------------------------------------------------------
@@ -42,6 +51,8 @@
 #include "pgstat.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/pmsignal.h"
+#include "storage/procsignal.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -230,6 +241,24 @@ record_step(BackupStep *step)
 }
 
 /*
+ * Step: insert the backup's row, and put its id in the slot before the
+ * row commits, so that the backups view, which matches rows to slots by
+ * id, never shows the row of a backup still starting as an orphan.
+ */
+static void
+insert_step(BackupStep *step)
+{
+	BackupSlot *slot;
+
+	record_step(step);
+	LWLockAcquire(backup_shared->lock, LW_EXCLUSIVE);
+	slot = backup_slot_for(my_index, my_generation);
+	if (slot != NULL)
+		slot->history_id = step->slot.history_id;
+	LWLockRelease(backup_shared->lock);
+}
+
+/*
  * record
  *		Update the backup's row; a failure is logged and otherwise ignored:
  *		the slot still tells the truth, and the backup must end anyway.  (The
@@ -253,21 +282,21 @@ end_in_server(void)
 }
 
 /*
- * finish
- *		End the backup without a stop (abort, time-out, SIGTERM, error):
- *		end it in the server, then record and publish the final state with
- *		its reason, log it, and exit.
+ * end_backup
+ *		End the backup without a stop: end it in the server, then record
+ *		and publish the final state with its reason.
  */
 static void
-finish(BackupStep *step, PgreplBackupState state, int elevel, const char *reason)
+end_backup(BackupStep *step, PgreplBackupState state, const char *reason)
 {
 	/*
-	 * A SIGTERM is being answered: let the abort and the last writes run
-	 * (they wait at most for lock_timeout), then exit normally.  A second
-	 * SIGTERM still ends the writes.  Cleared before the abort, which may
-	 * check for interrupts (it does from 17).
+	 * A SIGTERM or SIGINT is being answered (or the process exits on a
+	 * FATAL): let the abort and the last writes run (they wait at most for
+	 * lock_timeout).  A second SIGTERM still ends the writes.  Cleared
+	 * before the abort, which checks for interrupts from PostgreSQL 17.
 	 */
 	ProcDiePending = false;
+	QueryCancelPending = false;
 	end_in_server();
 
 	step->slot.state = state;
@@ -277,10 +306,36 @@ finish(BackupStep *step, PgreplBackupState state, int elevel, const char *reason
 	if (step->slot.history_id != 0)
 		record(step);
 	publish(state, step, reason);
+}
+
+/*
+ * finish
+ *		End the backup without a stop (abort, time-out, SIGTERM, SIGINT,
+ *		error), log it, and exit.
+ */
+static void
+finish(BackupStep *step, PgreplBackupState state, int elevel, const char *reason)
+{
+	end_backup(step, state, reason);
 	ereport(elevel,
 			(errmsg("pgrepl_admin backup \"%s\" %s: %s", step->slot.label,
 					backup_state_name(state), reason)));
 	proc_exit(0);
+}
+
+/*
+ * abort_if_requested
+ *		While the backup starts: end it now if a session asked for an abort
+ *		(backup_abort, or backup_start's caller gone).
+ */
+static void
+abort_if_requested(BackupStep *step)
+{
+	BackupSlot	now_slot;
+
+	if (copy_my_slot(&now_slot) &&
+		(now_slot.request == BACKUP_REQUEST_ABORT || now_slot.request == BACKUP_REQUEST_ABANDON))
+		finish(step, BACKUP_ABORTED, LOG, backup_abort_reason(now_slot.request));
 }
 
 /*
@@ -328,6 +383,36 @@ stop(BackupStep *step)
 }
 
 /*
+ * record_unexpected_exit
+ *		before_shmem_exit callback, registered once the worker is connected
+ *		and before pg_backup_start registers the server's abort handler,
+ *		which therefore runs first and has ended the backup in the server.
+ *		A worker that exits without having ended through finish() or stop()
+ *		(a FATAL: SIGTERM while it starts or stops the backup) records and
+ *		publishes the end here, in a last transaction, as the server's
+ *		RemoveTempRelationsCallback does at exit.  An error here is a FATAL
+ *		(the process is exiting); backup_worker_exit then still publishes.
+ */
+static void
+record_unexpected_exit(int code, Datum arg)
+{
+	BackupStep *step = (BackupStep *) DatumGetPointer(arg);
+	BackupSlot	now_slot;
+	PgreplBackupState state;
+	char	   *reason;
+
+	AbortOutOfAnyTransaction();
+	LWLockReleaseAll();
+	if (!copy_my_slot(&now_slot) || backup_state_is_final(now_slot.state) ||
+		!PostmasterIsAlive())
+		return;
+	state = now_slot.state == BACKUP_RUNNING ? BACKUP_ABORTED : BACKUP_FAILED;
+	reason = psprintf("the backup worker exited while the backup was %s (see the server log); the server ended the backup",
+					  backup_state_name(now_slot.state));
+	end_backup(step, state, reason);
+}
+
+/*
  * backup_worker_exit
  *		on_shmem_exit callback.  It runs after the server's own abort
  *		handler (a before_shmem_exit callback), so when the worker exits
@@ -361,17 +446,19 @@ backup_worker_exit(int code, Datum arg)
 
 /*
  * hold
- *		Hold the running backup until a request, the expiry or SIGTERM ends
- *		it.  Never returns.
+ *		Hold the running backup until a request, the expiry, SIGTERM or
+ *		SIGINT ends it.  Never returns.
+ *
+ * Both signals only set their flag and the latch here: the loop looks at
+ * them itself, so that the backup always ends through finish() (recorded),
+ * never through the FATAL that CHECK_FOR_INTERRUPTS() would raise.  Of the
+ * other interrupts, a worker that sleeps owes an answer to two:
+ * ProcSignal barriers (DROP DATABASE waits for them) and requests to log
+ * its memory contexts.
  */
 static void
 hold(BackupStep *step)
 {
-	char		activity[64 + BACKUP_LABEL_MAX];
-
-	snprintf(activity, sizeof(activity), "holding backup \"%s\"", step->slot.label);
-	pgstat_report_activity(STATE_IDLE, activity);
-
 	for (;;)
 	{
 		BackupSlot	now_slot;
@@ -388,8 +475,11 @@ hold(BackupStep *step)
 		if (ProcDiePending)
 			finish(step, BACKUP_ABORTED, LOG,
 				   "the backup worker was terminated (pg_terminate_backend() or server shutdown)");
-		if (now_slot.request == BACKUP_REQUEST_ABORT)
-			finish(step, BACKUP_ABORTED, LOG, "aborted with pgrepl_admin.backup_abort()");
+		if (now_slot.request == BACKUP_REQUEST_ABORT || now_slot.request == BACKUP_REQUEST_ABANDON)
+			finish(step, BACKUP_ABORTED, LOG, backup_abort_reason(now_slot.request));
+		if (QueryCancelPending)
+			finish(step, BACKUP_ABORTED, LOG,
+				   "the backup worker was cancelled (pg_cancel_backend())");
 		if (now_slot.request == BACKUP_REQUEST_STOP)
 		{
 			step->wait_for_archive = now_slot.wait_for_archive;
@@ -401,7 +491,10 @@ hold(BackupStep *step)
 				   psprintf("not stopped before its time-out expired at %s",
 							timestamptz_to_str(step->slot.expires_at)));
 
-		CHECK_FOR_INTERRUPTS();
+		if (ProcSignalBarrierPending)
+			ProcessProcSignalBarrier();
+		if (LogMemoryContextPending)
+			ProcessLogMemoryContextInterrupt();
 		sleep_ms = TimestampDifferenceMilliseconds(now, step->slot.expires_at);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Max(Min(sleep_ms, 60 * 1000L), 1), PG_WAIT_EXTENSION);
@@ -420,6 +513,7 @@ pgrepl_backup_worker_main(Datum main_arg)
 	BackupStep	step = {0};
 	BackupSlot *slot;
 	char	   *error;
+	char		activity[64 + BACKUP_LABEL_MAX];
 
 	my_index = DatumGetInt32(main_arg);
 	memcpy(&my_generation, MyBgworkerEntry->bgw_extra, sizeof(my_generation));
@@ -443,6 +537,7 @@ pgrepl_backup_worker_main(Datum main_arg)
 
 	/* as the bootstrap superuser; the SQL functions' privileges stand guard */
 	BackgroundWorkerInitializeConnectionByOid(step.slot.database, InvalidOid, 0);
+	before_shmem_exit(record_unexpected_exit, PointerGetDatum(&step));
 	pgstat_report_appname(BACKUP_WORKER_TYPE);
 
 	/*
@@ -457,18 +552,31 @@ pgrepl_backup_worker_main(Datum main_arg)
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("lock_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
-	error = run_step(record_step, &step, "recording the backup in pgrepl_admin.backup_history");
+	error = run_step(insert_step, &step, "recording the backup in pgrepl_admin.backup_history");
 	if (error != NULL)
+	{
+		step.slot.history_id = 0;
+		abort_if_requested(&step);
 		finish(&step, BACKUP_FAILED, LOG,
 			   psprintf("could not record the backup in pgrepl_admin.backup_history: %s", error));
+	}
+	abort_if_requested(&step);
 
+	/* an abort request from now on comes with SIGINT, which cuts this short */
 	error = run_step(start_step, &step, "pg_backup_start");
 	if (error != NULL)
+	{
+		abort_if_requested(&step);
 		finish(&step, BACKUP_FAILED, LOG, psprintf("pg_backup_start failed: %s", error));
+	}
 
 	step.slot.state = BACKUP_RUNNING;
 	step.slot.start_lsn = step.lsn;
 	record(&step);
+	abort_if_requested(&step);
+	/* true from the moment backup_start() returns */
+	snprintf(activity, sizeof(activity), "holding backup \"%s\"", step.slot.label);
+	pgstat_report_activity(STATE_IDLE, activity);
 	publish(BACKUP_RUNNING, &step, NULL);
 	ereport(LOG,
 			(errmsg("pgrepl_admin backup \"%s\" started at %X/%X", step.slot.label,

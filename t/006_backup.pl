@@ -160,6 +160,110 @@ $primary->poll_query_until('postgres', "SELECT state = 'aborted' FROM pgrepl_adm
 like(backup_row($primary, 'tap_term', 'error'), qr/terminated/, 'a terminated worker: aborted, and why');
 is(in_backup_mode($primary), 0, 'the server left backup mode');
 
+# --- a backup being started, held there: the checkpointer is stopped
+# (SIGSTOP), so the worker's pg_backup_start waits for its checkpoint
+my $checkpointer = $primary->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'");
+my $checkpointer_stopped = 0;
+sub stop_checkpointer { kill 'STOP', $checkpointer; $checkpointer_stopped = 1; }
+sub resume_checkpointer { kill 'CONT', $checkpointer; $checkpointer_stopped = 0; }
+END { kill 'CONT', $checkpointer if $checkpointer_stopped; }
+
+# until the worker of the backup with this label waits for the checkpoint
+sub wait_for_start_checkpoint
+{
+	my ($label) = @_;
+	$primary->poll_query_until('postgres', qq{
+		SELECT a.wait_event = 'CheckpointStart'
+		FROM pgrepl_admin.backups b JOIN pg_stat_activity a ON a.pid = b.worker_pid
+		WHERE b.label = '$label' AND b.state = 'starting'})
+	  or die "the worker of $label does not wait for the checkpoint";
+}
+
+stop_checkpointer();
+my $starter = $primary->background_psql('postgres');
+$starter->query_until(qr/sent/, qq{\\echo sent
+SELECT pgrepl_admin.backup_start('tap_starting') IS NOT NULL AS started;
+SELECT a.query FROM pg_stat_activity a JOIN pgrepl_admin.backups b ON a.pid = b.worker_pid
+WHERE b.label = 'tap_starting';
+\\echo done
+});
+wait_for_start_checkpoint('tap_starting');
+is($primary->safe_psql('postgres', q{
+	SELECT string_agg(b.state || ' ' || (h.id IS NOT NULL), ',')
+	FROM pgrepl_admin.backups b LEFT JOIN pgrepl_admin.backup_history h ON h.label = b.label
+	WHERE b.label = 'tap_starting'}),
+	'starting true', 'a starting backup, its row written, is listed once, as starting');
+
+# What pg_stat_activity shows once backup_start returns is true, even for
+# a worker that is slow after it said the backup runs: strace holds it for
+# 5 s after each kill(2) it makes, among them the one that wakes the
+# session when it publishes "running".
+my $worker = backup_row($primary, 'tap_starting', 'worker_pid');
+my ($strace_err, $strace_out) = ('', '');
+my $strace = IPC::Run::start(
+	[ 'strace', '-p', $worker, '-e', 'trace=kill', '-e', 'inject=kill:delay_exit=5s', '-o', '/dev/null' ],
+	'>', \$strace_out, '2>', \$strace_err, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+$strace->pump until $strace_err =~ /attached/;
+resume_checkpointer();
+my $seen = $starter->query_until(qr/done/, '');
+$strace->signal('INT');
+$strace->finish;
+like($seen, qr/^t\n\Qholding backup "tap_starting"\E\n/m,
+	'right after backup_start returns, pg_stat_activity shows the worker holding the backup');
+$starter->quit;
+ok($primary->safe_psql('postgres', "SELECT pgrepl_admin.backup_abort('tap_starting')"), 'it is aborted');
+
+# --- the session terminated while it waits in backup_start (a FATAL): the
+# backup it was starting is aborted at once (the checkpointer still
+# stopped: the worker's wait for it is cut short) and recorded
+stop_checkpointer();
+$starter = $primary->background_psql('postgres');
+my $starter_pid = $starter->query_safe('SELECT pg_backend_pid()');
+$starter->query_until(qr/sent/, "\\echo sent\nSELECT pgrepl_admin.backup_start('tap_abandoned');\n");
+wait_for_start_checkpoint('tap_abandoned');
+$primary->safe_psql('postgres', "SELECT pg_terminate_backend($starter_pid)");
+ok( $primary->poll_query_until('postgres', q{
+		SELECT state = 'aborted' FROM pgrepl_admin.backup_history WHERE label = 'tap_abandoned'}),
+	'the backup of a terminated backup_start is aborted and recorded, without waiting for its start');
+like(backup_row($primary, 'tap_abandoned', 'state || \': \' || error'),
+	qr/^aborted: the session that called pgrepl_admin.backup_start\(\) was cancelled, terminated or failed before the backup ran$/,
+	'the view says why');
+resume_checkpointer();
+$starter->{run}->kill_kill;    # its psql lost its connection
+is(in_backup_mode($primary), 0, 'the server is not in backup mode');
+
+# --- the worker terminated while it starts the backup (a FATAL in the
+# wait for the checkpoint): its end is recorded all the same, and
+# backup_start says so
+stop_checkpointer();
+$starter = $primary->background_psql('postgres', on_error_stop => 0);
+$starter->query_until(qr/sent/, "\\echo sent\nSELECT pgrepl_admin.backup_start('tap_term_starting');\n\\echo done\n");
+wait_for_start_checkpoint('tap_term_starting');
+$pid = backup_row($primary, 'tap_term_starting', 'worker_pid');
+$primary->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+$primary->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pid")
+  or die 'the terminated worker did not exit';
+is($primary->safe_psql('postgres', "SELECT state || ': ' || coalesce(error, '') FROM pgrepl_admin.backup_history WHERE label = 'tap_term_starting'"),
+	'failed: the backup worker exited while the backup was starting (see the server log); the server ended the backup',
+	'a worker terminated while it starts the backup: failed, recorded in backup_history, and why');
+$starter->query_until(qr/done/, '');
+like($starter->{stderr}, qr/could not start backup "tap_term_starting"/, 'backup_start fails');
+resume_checkpointer();
+$starter->quit;
+is(in_backup_mode($primary), 0, 'the server is not in backup mode');
+
+# --- the worker cancelled (pg_cancel_backend): aborted, and recorded
+$primary->safe_psql('postgres', "SELECT pgrepl_admin.backup_start('tap_cancel')");
+$pid = backup_row($primary, 'tap_cancel', 'worker_pid');
+$primary->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+$primary->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pid")
+  or die 'the cancelled worker did not exit';
+is($primary->safe_psql('postgres', "SELECT state || ': ' || coalesce(error, '') FROM pgrepl_admin.backup_history WHERE label = 'tap_cancel'"),
+	'aborted: the backup worker was cancelled (pg_cancel_backend())',
+	'a cancelled worker: aborted, recorded in backup_history, and why');
+is(in_backup_mode($primary), 0, 'the server left backup mode');
+
 # --- a backup that cannot be recorded is not started (the row waits 10 s
 # for the lock)
 my $locker = $primary->background_psql('postgres');
@@ -223,7 +327,7 @@ my $maint = task_status($primary, 'backup_history_prune', 'worker_pid');
 $primary->safe_psql('postgres', "SELECT pg_terminate_backend($maint)");
 wait_for_task($primary, 'backup_history_prune', "last_run > '$before' AND last_outcome = 'ok'");
 is($primary->safe_psql('postgres', "SELECT string_agg(DISTINCT label, ',' ORDER BY label) FROM pgrepl_admin.backup_history"),
-	'tap_copy,tap_kill,tap_shutdown,tap_term', 'rows older than the retention are pruned, the others kept');
+	'tap_abandoned,tap_cancel,tap_copy,tap_kill,tap_shutdown,tap_starting,tap_term,tap_term_starting', 'rows older than the retention are pruned, the others kept');
 
 $primary->stop;
 done_testing();

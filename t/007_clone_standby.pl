@@ -13,6 +13,7 @@
 use strict;
 use warnings;
 
+use Cwd qw(realpath);
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -334,6 +335,81 @@ ok(!$rc, 'a standby provisioned before cannot be cloned without its password');
 like($err, qr/holds no password for it; remove it with pgrepl_admin.remove_standby\(\)/, 'and says what to do');
 is($primary->safe_psql('postgres', "SELECT count(*) FROM pgrepl_admin.backups WHERE label LIKE '%other%'"),
 	'0', 'before starting a backup');
+
+# --- the command killed (SIGTERM) while backup_start waits: the checkpointer
+# is stopped, so the backup's start waits for its checkpoint; the command
+# must end at once and the backup be aborted, and recorded, all the same
+my $checkpointer = $primary->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'");
+my $checkpointer_stopped = 1;
+END { kill 'CONT', $checkpointer if $checkpointer_stopped; }
+kill 'STOP', $checkpointer;
+($out, $err) = ('', '');
+my $killed = IPC::Run::start(
+	[ $script, '--primary' => $primary->connstr('postgres'), '--source' => $primary->data_dir,
+		'--target' => "$tmp/killed", '--name' => 'killed', '--address' => '127.0.0.1/32' ],
+	'>', \$out, '2>', \$err, IPC::Run::timeout(60));
+$primary->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pgrepl_admin.backups b JOIN pg_stat_activity a ON a.pid = b.worker_pid
+	WHERE b.label LIKE 'pgrepl_clone_standby killed %' AND b.state = 'starting'
+	  AND a.wait_event = 'CheckpointStart'})
+  or die 'the backup of the command to kill does not wait for its checkpoint';
+$killed->signal('TERM');
+my $ended = eval { $killed->finish; 1 };
+$killed->kill_kill unless $ended;
+kill 'CONT', $checkpointer;
+$checkpointer_stopped = 0;
+note("killed pgrepl_clone_standby stdout:\n$out\nstderr:\n$err");
+ok($ended, 'the command killed while backup_start waits ends at once');
+like($err, qr/aborting backup "pgrepl_clone_standby killed .*" on the primary/, 'it aborts the backup');
+ok( $primary->poll_query_until('postgres', q{
+		SELECT state = 'aborted' FROM pgrepl_admin.backup_history WHERE label LIKE 'pgrepl_clone_standby killed %'}),
+	'the backup is aborted and recorded');
+is($primary->safe_psql('postgres',
+		"SELECT count(*) FROM pgrepl_admin.backups WHERE state IN ('starting', 'running', 'stopping')"),
+	'0', 'no backup is left in progress');
+
+# --- the copy is on disk before the standby may start: strace sees every
+# fsync of the command's processes; the copied files, and the directories
+# they are in, before backup_label; backup_label, postgresql.auto.conf,
+# standby.signal, the pgpass and the target directory before it ends
+# (without --start, so that strace does not follow the standby)
+my $durable = "$tmp/durable";
+my $trace = "$tmp/durable.strace";
+($out, $err) = ('', '');
+ok( IPC::Run::run(
+		[
+			'strace', '-f', '-qq', '-y', '-e', 'trace=fsync,fdatasync,syncfs', '-o', $trace,
+			$script, '--primary' => $primary->connstr('postgres'), '--source' => $primary->data_dir,
+			'--target' => $durable, '--name' => 'durable', '--address' => '127.0.0.1/32'
+		],
+		'>', \$out, '2>', \$err),
+	'a clone traced with strace succeeds')
+  or diag($err);
+$durable = realpath($durable);
+my @synced;
+for (split /\n/, slurp_file($trace))
+{
+	push @synced, $1 if /\b(?:fsync|fdatasync)\(\d+<([^>]*)>/;
+}
+my %first_sync;
+for my $i (reverse 0 .. $#synced) { $first_sync{ $synced[$i] } = $i; }
+my $accounts = $primary->safe_psql('postgres', "SELECT pg_relation_filepath('accounts')");
+(my $accounts_dir = $accounts) =~ s{/[^/]+$}{};
+my $label_sync = $first_sync{"$durable/backup_label"};
+ok(defined $label_sync, 'backup_label is synced');
+for my $f ('global/pg_control', $accounts, $accounts_dir, 'global', 'base', 'pg_wal')
+{
+	ok(defined $first_sync{"$durable/$f"} && defined $label_sync && $first_sync{"$durable/$f"} < $label_sync,
+		"$f is synced before backup_label");
+}
+for my $f ('postgresql.auto.conf', 'standby.signal', 'pgrepl_standby/pgpass', 'pgrepl_standby')
+{
+	ok(defined $first_sync{"$durable/$f"}, "$f is synced");
+}
+my @last_dir = grep { $synced[$_] eq $durable } 0 .. $#synced;
+ok(@last_dir && $last_dir[-1] > ($first_sync{"$durable/standby.signal"} // 0),
+	'the target directory is synced after its last new file');
 
 $primary->stop;
 done_testing();
