@@ -148,7 +148,9 @@ slots_pre_commit(void)
 									 "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1::name "
 									 "AND EXISTS (SELECT FROM pgrepl_admin.standbys WHERE slot_name = $1::name)",
 									 1, &slot);
-		if (pgrepl_query_exec("SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = $1::name "
+		/* (a standby removed twice in the transaction is listed twice) */
+		if (!slot_listed(dropping, slot) &&
+			pgrepl_query_exec("SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = $1::name "
 							  "AND NOT EXISTS (SELECT FROM pgrepl_admin.standbys WHERE slot_name = $1::name)",
 							  1, &slot) > 0)
 		{
@@ -208,7 +210,8 @@ drop_slot_quietly(const char *slot, bool aborted)
 			ReplicationSlotRelease();
 		/* after the commit record, only a failed drop can hold an LWLock */
 		LWLockReleaseAll();
-		ereport(WARNING,
+		/* a slot already gone (dropped by hand meanwhile) is not kept */
+		ereport(edata->sqlerrcode == ERRCODE_UNDEFINED_OBJECT ? DEBUG1 : WARNING,
 				(errcode(edata->sqlerrcode),
 				 aborted ?
 				 errmsg("replication slot \"%s\" made by a transaction that failed to commit was kept", slot) :
