@@ -53,7 +53,11 @@ fi
 . /etc/os-release
 host_suite=${VERSION_CODENAME:-bookworm}
 "$here/scripts/install-deps.sh" --host 15
-mirror=$(sed -n 's/^URIs: *\(http[^ ]*\/debian\)\/* *$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
+# the machine's own Debian mirror, from a deb822 .sources file or a
+# one-line sources.list (as debootstrap and older images write it)
+mirror=$( { cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true; } |
+    sed -n -e 's/^URIs: *\(http[^ ]*\/debian\)\/* *$/\1/p' \
+           -e 's/^deb  *\(\[[^]]*\] *\)\{0,1\}\(http[^ ]*\/debian\)\/* .*/\2/p' | head -1)
 mirror=${mirror:-http://deb.debian.org/debian}
 
 chroots=()
