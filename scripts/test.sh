@@ -103,6 +103,8 @@ make_chroot()
         mkdir -p "$dir"
     else
         dir=$(mktemp -d /var/tmp/pgrepl_admin_chroot_$suite.XXXXXX)
+        # the chroot's / must be open to the postgres user, not mktemp's 0700
+        chmod 755 "$dir"
     fi
     if [ ! -x "$dir/usr/lib/postgresql/$major/bin/postgres" ]; then
         debootstrap --variant=minbase \
