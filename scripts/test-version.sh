@@ -76,5 +76,6 @@ failed=$(( ${regress_failed:-0} + ${tap_failed:-0} ))
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
     failed=1    # a suite failed without a count (e.g. a script died)
 fi
+[ "$total" -ge "$failed" ] || total=$failed
 echo "PostgreSQL $major: $(( total - failed )) passed, $failed failed"
 exit "$rc"

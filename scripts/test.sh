@@ -67,25 +67,35 @@ cleanup()
     local m
     for (( i=${#mounted[@]}-1; i>=0; i-- )); do
         m=${mounted[$i]}
-        mountpoint -q "$m" && umount -l "$m"
+        if mountpoint -q "$m"; then
+            umount -l "$m" || true
+        fi
     done
     mounted=()
     if [ -z "${PGREPL_CHROOT_DIR:-}" ]; then
         for c in "${chroots[@]}"; do
             # never remove through a mount that is still there
-            if ! grep -q " $c/" /proc/mounts; then
-                rm -rf --one-file-system "$c"
+            if [ -d "$c" ] && ! grep -q " $c/" /proc/mounts; then
+                rm -rf --one-file-system "$c" || echo "could not remove $c" >&2
             fi
         done
     fi
 }
 on_exit()
 {
-    local pid
+    local pid v out dir
     for pid in "${prep_pid[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
     wait 2>/dev/null || true
+    # chroots made for versions the run did not reach are removed too
+    for v in "${!prep_pid[@]}"; do
+        out=/tmp/pgrepl_admin_chroot_$v.$$
+        [ -f "$out" ] || continue
+        dir=$(tail -1 "$out")
+        rm -f "$out"
+        case "$dir" in /var/tmp/pgrepl_admin_chroot_*) [ -d "$dir" ] && chroots+=("$dir") ;; esac
+    done
     cleanup
 }
 declare -A prep_pid=()
@@ -161,7 +171,7 @@ for v in $versions; do
         set -e
         cleanup
     fi
-    line=$(grep -E "^PostgreSQL $v: [0-9]+ passed, [0-9]+ failed" "$log" | tail -1)
+    line=$(grep -E "^PostgreSQL $v: [0-9]+ passed, [0-9]+ failed" "$log" | tail -1 || true)
     [ -n "$line" ] || line="PostgreSQL $v: 0 passed, 1 failed"
     results+=("$line")
     [ "$vrc" -eq 0 ] || rc=$vrc
