@@ -37,6 +37,9 @@ OBJS = \
 	src/sql_args.o \
 	src/sql_version.o \
 	src/standby.o \
+	src/sync_setting.o \
+	src/synchronous.o \
+	src/syncrep_text.o \
 	src/task_registry.o \
 	src/tls_probe.o \
 	src/worker.o \

@@ -150,7 +150,8 @@ CREATE FUNCTION @extschema@.replication_lag(
     OUT slot_safe_wal_size bigint,
     OUT slot_invalidation_reason text,
     OUT slot_inactive_since timestamptz,
-    OUT status text)
+    OUT status text,
+    OUT sync_role text)
 RETURNS SETOF record
 LANGUAGE plpgsql STABLE
 AS $fn$
@@ -215,6 +216,10 @@ BEGIN
             WHERE NOT sl.active AND sl.restart_lsn IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM @extschema@.standbys r WHERE r.slot_name = sl.slot_name)
         ),
+        named AS (
+            -- the standbys synchronous_standby_names names, as the server parsed it
+            SELECT pg_catalog.lower(m.standby_name) AS name FROM @extschema@.synchronous_members() m
+        ),
         measured AS (
             SELECT rows.*, here.*,
                    pg_catalog.pg_wal_lsn_diff(here.lsn, rows.replay_lsn) AS replay_bytes,
@@ -256,7 +261,15 @@ BEGIN
                    WHEN stalled THEN 'stalled'
                    WHEN replay_bytes > warn_bytes OR replay_interval > warn_time THEN 'lagging'
                    ELSE 'streaming'
-               END AS status
+               END AS status,
+               CASE
+                   WHEN kind = 'orphan' THEN NULL
+                   WHEN NOT EXISTS (SELECT 1 FROM named n
+                                    WHERE n.name = pg_catalog.lower(COALESCE(application_name, standby_name)))
+                   THEN 'async'
+                   WHEN kind = 'disconnected' THEN 'missing'
+                   ELSE sync_state
+               END AS sync_role
         FROM measured;
 END
 $fn$;
@@ -270,38 +283,10 @@ CREATE VIEW @extschema@.replication_lag AS
     SELECT * FROM @extschema@.replication_lag();
 
 COMMENT ON VIEW @extschema@.replication_lag IS
-'One row per connected walsender, per registered standby that is not connected, and per inactive slot holding WAL that no registered standby owns: positions, lags in bytes (numbers) and time (zero once caught up), slot retention and a status (streaming, catchup, lagging, stalled, disconnected, orphaned-slot).';
+'One row per connected walsender, per registered standby that is not connected, and per inactive slot holding WAL that no registered standby owns: positions, lags in bytes (numbers) and time (zero once caught up), slot retention, a status (streaming, catchup, lagging, stalled, disconnected, orphaned-slot) and the synchronous role (sync, quorum, potential, missing, async).';
 
 REVOKE ALL ON @extschema@.replication_lag FROM PUBLIC;
 GRANT SELECT ON @extschema@.replication_lag TO pg_monitor;
-
-CREATE VIEW @extschema@.standby_status AS
-SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
-       pg_catalog.pg_last_wal_receive_lsn() AS receive_lsn,
-       pg_catalog.pg_last_wal_replay_lsn() AS replay_lsn,
-       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(),
-                                  pg_catalog.pg_last_wal_replay_lsn()) AS receive_replay_lag_bytes,
-       pg_catalog.pg_last_xact_replay_timestamp() AS last_replay_at,
-       CASE WHEN pg_catalog.pg_is_in_recovery() THEN
-           CASE WHEN pg_catalog.pg_last_wal_replay_lsn() >= pg_catalog.pg_last_wal_receive_lsn()
-                THEN interval '0'
-                ELSE pg_catalog.now() - pg_catalog.pg_last_xact_replay_timestamp() END
-       END AS replay_delay,
-       w.status AS wal_receiver_status,
-       w.sender_host,
-       w.sender_port,
-       w.slot_name,
-       CASE WHEN w.conninfo ~ '(^| )sslmode=(require|verify-ca|verify-full)( |$)' THEN true
-            WHEN w.conninfo ~ '(^| )sslmode=disable( |$)' THEN false
-       END AS ssl
-FROM (SELECT 1) AS one
-LEFT JOIN pg_catalog.pg_stat_wal_receiver w ON true;
-
-COMMENT ON VIEW @extschema@.standby_status IS
-'One row on any server, meant for standbys: received and replayed positions and their distance, the last replayed transaction and the replay delay (zero once everything received is replayed), the WAL receiver and whether its connection must use TLS.';
-
-REVOKE ALL ON @extschema@.standby_status FROM PUBLIC;
-GRANT SELECT ON @extschema@.standby_status TO pg_monitor;
 
 ------------------------------------------------------------------------
 -- Certificates: a local CA, the server certificate, client certificates
@@ -696,13 +681,14 @@ CREATE FUNCTION @extschema@.add_standby(
     address cidr,
     auth text DEFAULT 'scram-sha-256',
     role_name name DEFAULT NULL,
-    create_slot boolean DEFAULT true)
+    create_slot boolean DEFAULT true,
+    synchronous boolean DEFAULT false)
 RETURNS SETOF @extschema@.standby_provisioning
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'add_standby';
 
-COMMENT ON FUNCTION @extschema@.add_standby(text, cidr, text, name, boolean) IS
-'Provisions a standby in one call: its LOGIN REPLICATION role, a hostssl replication rule for its address, a physical slot that reserves WAL from commit, and for auth => ''cert'' a client certificate. Secrets are returned once; called again with the same arguments it changes nothing.';
+COMMENT ON FUNCTION @extschema@.add_standby(text, cidr, text, name, boolean, boolean) IS
+'Provisions a standby in one call: its LOGIN REPLICATION role, a hostssl replication rule for its address, a physical slot that reserves WAL from commit, for auth => ''cert'' a client certificate, and with synchronous => true a place among the synchronous standbys. Secrets are returned once; called again with the same arguments it changes nothing.';
 
 CREATE FUNCTION @extschema@.remove_standby(name text, drop_slot boolean DEFAULT true)
 RETURNS boolean
@@ -710,7 +696,7 @@ LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'remove_standby';
 
 COMMENT ON FUNCTION @extschema@.remove_standby(text, boolean) IS
-'Removes a provisioned standby: its rule, its role, and with drop_slot its slot (refused while the slot is active); false when there is no such standby.';
+'Removes a provisioned standby: its rule, its role, with drop_slot its slot (refused while the slot is active), and its place among the synchronous standbys (refused when fewer than they wait for would be left); false when there is no such standby.';
 
 REVOKE ALL ON FUNCTION @extschema@.create_replication_role(name, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.drop_replication_role(name) FROM PUBLIC;
@@ -720,7 +706,7 @@ REVOKE ALL ON FUNCTION @extschema@.hba_remove(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.hba_sync() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.hba_file_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.hba_file_status() TO pg_monitor;
-REVOKE ALL ON FUNCTION @extschema@.add_standby(text, cidr, text, name, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.add_standby(text, cidr, text, name, boolean, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.remove_standby(text, boolean) FROM PUBLIC;
 REVOKE ALL ON @extschema@.hba_rules FROM PUBLIC;
 GRANT SELECT ON @extschema@.hba_rules TO pg_monitor;
@@ -728,6 +714,137 @@ REVOKE ALL ON @extschema@.hba_status FROM PUBLIC;
 GRANT SELECT ON @extschema@.hba_status TO pg_monitor;
 REVOKE ALL ON @extschema@.standbys FROM PUBLIC;
 GRANT SELECT ON @extschema@.standbys TO pg_monitor;
+
+------------------------------------------------------------------------
+-- Synchronous replication: the standbys commits wait for
+------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.synchronous_setting (
+    singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    standbys    text[],
+    num         integer NOT NULL CHECK (num >= 0),
+    method      text NOT NULL CHECK (method IN ('any', 'first')),
+    value       text NOT NULL,
+    set_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+COMMENT ON TABLE @extschema@.synchronous_setting IS
+'The synchronous standbys chosen with set_synchronous() (and add_standby(synchronous => true), remove_standby()): at most one row. synchronous_standby_names is written from it at commit. Kept by pg_dump.';
+COMMENT ON COLUMN @extschema@.synchronous_setting.singleton IS 'Always true: the table has one row at most.';
+COMMENT ON COLUMN @extschema@.synchronous_setting.standbys IS 'The standbys named, in priority order; NULL for every registered standby, those added later included.';
+COMMENT ON COLUMN @extschema@.synchronous_setting.num IS 'How many of them must confirm a commit; 0 is off.';
+COMMENT ON COLUMN @extschema@.synchronous_setting.method IS 'any (quorum: any num of them) or first (priority: the first num connected, in order).';
+COMMENT ON COLUMN @extschema@.synchronous_setting.value IS 'The synchronous_standby_names it renders to, as written.';
+COMMENT ON COLUMN @extschema@.synchronous_setting.set_at IS 'When it last changed.';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.synchronous_setting', '');
+
+CREATE FUNCTION @extschema@.set_synchronous(
+    standbys text[] DEFAULT NULL,
+    num integer DEFAULT 1,
+    method text DEFAULT 'any',
+    apply boolean DEFAULT true)
+RETURNS text
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'set_synchronous';
+
+COMMENT ON FUNCTION @extschema@.set_synchronous(text[], integer, text, boolean) IS
+'Chooses the registered standbys whose confirmation commits wait for (NULL: all of them), how many (num; 0 turns synchronous replication off) and how (any or first); stores the choice and writes synchronous_standby_names with ALTER SYSTEM at commit, then reloads. Returns the value; with apply => false only shows it.';
+
+CREATE FUNCTION @extschema@.synchronous_members(
+    OUT priority integer,
+    OUT standby_name text,
+    OUT method text,
+    OUT num integer)
+RETURNS SETOF record
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'synchronous_members';
+
+COMMENT ON FUNCTION @extschema@.synchronous_members() IS
+'The standbys named by the synchronous_standby_names in force, as the server parsed it, in order, with its method (any or first) and num; no row when it is empty.';
+
+CREATE VIEW @extschema@.synchronous_status AS
+WITH waits AS (
+    -- backends whose commit waits for synchronous standbys now
+    SELECT pg_catalog.count(*)::integer AS waiting_commits, pg_catalog.min(a.state_change) AS waiting_since
+    FROM pg_catalog.pg_stat_activity a
+    WHERE a.wait_event_type = 'IPC' AND a.wait_event = 'SyncRep'
+)
+SELECT pg_catalog.current_setting('synchronous_standby_names') AS setting,
+       s.value AS stored_setting,
+       m.method,
+       COALESCE(m.num, 0) AS num,
+       m.priority,
+       m.standby_name,
+       m.standby_name IS NOT NULL AND EXISTS (SELECT 1 FROM @extschema@.standbys r
+                                              WHERE r.name = pg_catalog.lower(m.standby_name)) AS registered,
+       r.pid IS NOT NULL AS connected,
+       r.sync_state,
+       w.waiting_commits,
+       w.waiting_since
+FROM (SELECT 1) AS one
+LEFT JOIN @extschema@.synchronous_members() m ON true
+LEFT JOIN @extschema@.synchronous_setting s ON true
+LEFT JOIN LATERAL (
+    -- the walsender the server counts for this name (the best placed one
+    -- when several share an application_name)
+    SELECT p.pid, p.sync_state
+    FROM pg_catalog.pg_stat_replication p
+    WHERE pg_catalog.lower(p.application_name) = pg_catalog.lower(m.standby_name)
+    ORDER BY p.sync_state = 'async', p.sync_priority
+    LIMIT 1
+) r ON true
+CROSS JOIN waits w;
+
+COMMENT ON VIEW @extschema@.synchronous_status IS
+'The synchronous setting in force and the one stored by set_synchronous(); one row per standby it names (one row with no standby when it is off): whether it is registered and connected, its sync_state (sync, quorum, potential, async), and how many commits wait for synchronous standbys now and since when.';
+
+CREATE VIEW @extschema@.standby_status AS
+SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
+       pg_catalog.pg_last_wal_receive_lsn() AS receive_lsn,
+       pg_catalog.pg_last_wal_replay_lsn() AS replay_lsn,
+       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(),
+                                  pg_catalog.pg_last_wal_replay_lsn()) AS receive_replay_lag_bytes,
+       pg_catalog.pg_last_xact_replay_timestamp() AS last_replay_at,
+       CASE WHEN pg_catalog.pg_is_in_recovery() THEN
+           CASE WHEN pg_catalog.pg_last_wal_replay_lsn() >= pg_catalog.pg_last_wal_receive_lsn()
+                THEN interval '0'
+                ELSE pg_catalog.now() - pg_catalog.pg_last_xact_replay_timestamp() END
+       END AS replay_delay,
+       w.status AS wal_receiver_status,
+       w.sender_host,
+       w.sender_port,
+       w.slot_name,
+       CASE WHEN w.conninfo ~ '(^| )sslmode=(require|verify-ca|verify-full)( |$)' THEN true
+            WHEN w.conninfo ~ '(^| )sslmode=disable( |$)' THEN false
+       END AS ssl,
+       -- whether the primary's stored choice (replicated here) names this
+       -- standby, known by the application_name it streams with
+       CASE WHEN pg_catalog.pg_is_in_recovery() THEN
+           COALESCE((SELECT s.num > 0 AND COALESCE(a.name = ANY (s.standbys),
+                                                   EXISTS (SELECT 1 FROM @extschema@.standbys r WHERE r.name = a.name))
+                     FROM @extschema@.synchronous_setting s), false)
+       END AS synchronous
+FROM (SELECT 1) AS one
+LEFT JOIN pg_catalog.pg_stat_wal_receiver w ON true
+LEFT JOIN LATERAL (
+    SELECT pg_catalog.lower(COALESCE(pg_catalog.substring(w.conninfo, '(?:^| )application_name=([^ ]+)'),
+                                     NULLIF(pg_catalog.current_setting('cluster_name'), ''))) AS name
+) a ON true;
+
+COMMENT ON VIEW @extschema@.standby_status IS
+'One row on any server, meant for standbys: received and replayed positions and their distance, the last replayed transaction and the replay delay (zero once everything received is replayed), the WAL receiver, whether its connection must use TLS, and whether the primary''s synchronous setting names this standby.';
+
+REVOKE ALL ON @extschema@.standby_status FROM PUBLIC;
+GRANT SELECT ON @extschema@.standby_status TO pg_monitor;
+
+REVOKE ALL ON FUNCTION @extschema@.set_synchronous(text[], integer, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.synchronous_members() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.synchronous_members() TO pg_monitor;
+REVOKE ALL ON @extschema@.synchronous_setting FROM PUBLIC;
+GRANT SELECT ON @extschema@.synchronous_setting TO pg_monitor;
+REVOKE ALL ON @extschema@.synchronous_status FROM PUBLIC;
+GRANT SELECT ON @extschema@.synchronous_status TO pg_monitor;
 
 ------------------------------------------------------------------------
 -- Health check
@@ -867,6 +984,30 @@ SELECT 'synchronous_commit',
               current_setting('synchronous_commit'), current_setting('synchronous_standby_names')),
        CASE WHEN current_setting('synchronous_commit') = 'off'
             THEN 'Transactions are acknowledged before their WAL is flushed: a crash can lose the last ones. Set it to on unless that loss is accepted.' END
+UNION ALL
+SELECT 'synchronous',
+       CASE WHEN pg_is_in_recovery() OR x.num = 0 THEN 'ok'
+            WHEN x.waiting > 0 OR x.connected < x.num THEN 'error'
+            WHEN x.unregistered IS NOT NULL OR x.disconnected IS NOT NULL THEN 'warning'
+            ELSE 'ok' END,
+       CASE WHEN pg_is_in_recovery() THEN 'This server is a standby: its primary chooses the synchronous standbys.'
+            WHEN x.num = 0 THEN 'Synchronous replication is off: commits wait for no standby.'
+            ELSE format('synchronous_standby_names is ''%s'': commits wait for %s of %s named standby(s), %s connected%s%s%s.',
+                        x.setting, x.num, x.named, x.connected,
+                        COALESCE('; not registered: ' || x.unregistered, ''),
+                        COALESCE('; not connected: ' || x.disconnected, ''),
+                        CASE WHEN x.waiting > 0 THEN format('; %s commit(s) waiting since %s', x.waiting, x.since) ELSE '' END) END,
+       CASE WHEN pg_is_in_recovery() OR x.num = 0 THEN NULL
+            WHEN x.waiting > 0 OR x.connected < x.num
+            THEN 'Commits wait until enough of the named standbys confirm: start them, or choose others with pgrepl_admin.set_synchronous() (num => 0 turns synchronous replication off). See pgrepl_admin.synchronous_status.'
+            WHEN x.unregistered IS NOT NULL OR x.disconnected IS NOT NULL
+            THEN 'A named standby that is missing no longer counts toward num: start it, or name only registered standbys that stream with pgrepl_admin.set_synchronous().' END
+FROM (SELECT min(s.setting) AS setting, COALESCE(max(s.num), 0) AS num, count(s.standby_name) AS named,
+             count(*) FILTER (WHERE s.connected) AS connected,
+             string_agg(s.standby_name, ', ' ORDER BY s.priority) FILTER (WHERE s.standby_name IS NOT NULL AND NOT s.registered) AS unregistered,
+             string_agg(s.standby_name, ', ' ORDER BY s.priority) FILTER (WHERE s.standby_name IS NOT NULL AND NOT s.connected) AS disconnected,
+             max(s.waiting_commits) AS waiting, min(s.waiting_since) AS since
+      FROM @extschema@.synchronous_status s) x
 UNION ALL
 SELECT 'inactive_slots',
        CASE WHEN count(*) = 0 THEN 'ok'
