@@ -593,6 +593,7 @@ plan_listen_addresses_default(PlanRow *row)
 	List	   *covered = NIL;	/* the addresses the entries stand for */
 	List	   *missing = NIL;	/* this machine's addresses not among them */
 	bool		reachable = false;
+	bool		unbindable = false;
 	ListCell   *lc;
 
 	foreach(lc, split_listen_addresses(row->current))
@@ -629,9 +630,12 @@ plan_listen_addresses_default(PlanRow *row)
 		const char *address = lfirst(lc);
 		int			gai_error;
 
-		if (!net_list_has(covered, address) &&
-			listen_address_problem(address, &gai_error) == 0)
+		if (net_list_has(covered, address))
+			continue;
+		if (listen_address_problem(address, &gai_error) == 0)
 			missing = lappend(missing, (char *) address);
+		else
+			unbindable = true;
 	}
 
 	if (reachable)
@@ -645,6 +649,9 @@ plan_listen_addresses_default(PlanRow *row)
 						   row->current, join_commas(missing)));
 	else if (missing == NIL)
 		recommend(row, row->current,
+				  unbindable ?
+				  pstrdup("No network address of this machine but loopback can be bound to now, so standbys "
+						  "on other hosts cannot reach it; kept. Pass listen_addresses once they can.") :
 				  pstrdup("This machine has no network address but loopback, so standbys on other hosts "
 						  "cannot reach it whatever it listens on; kept."));
 	else
