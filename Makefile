@@ -27,6 +27,7 @@ OBJS = \
 	src/hba_text.o \
 	src/home_database.o \
 	src/lag_sample.o \
+	src/net_addresses.o \
 	src/prepare_primary.o \
 	src/replication_role.o \
 	src/scram_secret.o \

@@ -63,6 +63,11 @@ COMMENT ON FUNCTION @extschema@.rotate_server_cert(text[], interval, text, boole
 
 REVOKE ALL ON FUNCTION @extschema@.rotate_server_cert(text[], interval, text, boolean) FROM PUBLIC;
 
+-- prepare_primary: a NULL listen_addresses now recommends this machine's
+-- addresses
+COMMENT ON FUNCTION @extschema@.prepare_primary(integer, text, boolean) IS
+'One row per setting a primary needs for max_standbys streaming standbys: the running value, the recommended one (never lower than what the administrator set), whether it needs a restart, and why. A dry run unless apply is true, which writes the changes with ALTER SYSTEM and reloads. A NULL listen_addresses recommends one from this machine''s interfaces when standbys on other hosts could not reach it.';
+
 -- replication_lag: why a slot was invalidated and since when it is
 -- inactive (PostgreSQL 17), slot_invalidation_reason and slot_inactive_since
 DROP VIEW @extschema@.replication_lag;

@@ -6,13 +6,22 @@
 
 -- One row per setting, in a fixed order.  max_slot_wal_keep_size's
 -- recommendation comes from the free space of pg_wal's volume: its value
--- and the sizes in its reason are masked.
+-- and the sizes in its reason are masked.  listen_addresses's comes from
+-- this machine's interfaces (checked below, and on hosts of its own in
+-- t/021_net_prepare_primary.pl): masked too, needs_restart shown as
+-- whether it follows from a change.
 SELECT setting, current_value,
        CASE WHEN setting = 'max_slot_wal_keep_size' AND recommended_value <> current_value
-            THEN '<cap from free space>' ELSE recommended_value END AS recommended_value,
-       needs_restart, applied,
+            THEN '<cap from free space>'
+            WHEN setting = 'listen_addresses' THEN '<this machine''s addresses>'
+            ELSE recommended_value END AS recommended_value,
+       CASE WHEN setting = 'listen_addresses' THEN needs_restart = (recommended_value <> current_value)
+            ELSE needs_restart END AS needs_restart,
+       applied,
        CASE WHEN setting = 'max_slot_wal_keep_size'
-            THEN regexp_replace(reason, '[0-9.]+(MB|GB|TB)', '<size>', 'g') ELSE reason END AS reason
+            THEN regexp_replace(reason, '[0-9.]+(MB|GB|TB)', '<size>', 'g')
+            WHEN setting = 'listen_addresses' THEN '<from the interfaces>'
+            ELSE reason END AS reason
 FROM pgrepl_admin.prepare_primary();
 
 -- the current values are the running ones, as SHOW prints them
@@ -31,7 +40,7 @@ SELECT p.setting, p.current_value, p.recommended_value, p.needs_restart, s.conte
 FROM pgrepl_admin.prepare_primary(max_standbys => 30) p
 JOIN pg_settings s ON s.name = p.setting
 WHERE p.recommended_value IS DISTINCT FROM p.current_value
-  AND p.setting <> 'max_slot_wal_keep_size'
+  AND p.setting NOT IN ('max_slot_wal_keep_size', 'listen_addresses')
 ORDER BY 1;
 
 -- never lower: fewer standbys than the running value allows keep it
@@ -48,8 +57,20 @@ RESET password_encryption;
 SELECT count(*) AS auto_conf_entries FROM pg_file_settings
 WHERE sourcefile LIKE '%postgresql.auto.conf';
 
--- listen_addresses: a row only when given
-SELECT count(*) FROM pgrepl_admin.prepare_primary() WHERE setting = 'listen_addresses';
+-- listen_addresses without an argument: recommended from this machine's
+-- interfaces.  This instance listens on Unix-domain sockets only, so it is
+-- localhost and the machine's addresses (none of them link-local), or left
+-- empty on a machine with loopback only; and prepare_primary accepts it.
+SELECT current_value,
+       recommended_value = '' OR recommended_value ~ '^localhost(,|$)' AS localhost_first,
+       recommended_value !~* '(^|,)(fe80:|169\.254\.)' AS no_link_local,
+       recommended_value !~ '(^|,)(127\.|::1(,|$))' AS no_other_loopback
+FROM pgrepl_admin.prepare_primary() WHERE setting = 'listen_addresses';
+SELECT p.needs_restart = (p.recommended_value <> '') AS restart_if_changed
+FROM pgrepl_admin.prepare_primary(
+       listen_addresses => (SELECT NULLIF(recommended_value, '') FROM pgrepl_admin.prepare_primary()
+                            WHERE setting = 'listen_addresses')) p
+WHERE p.setting = 'listen_addresses';
 SELECT setting, current_value, recommended_value, needs_restart, reason
 FROM pgrepl_admin.prepare_primary(listen_addresses => ' 127.0.0.1 , localhost')
 WHERE setting = 'listen_addresses';

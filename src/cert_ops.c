@@ -16,8 +16,6 @@
  */
 #include "postgres.h"
 
-#include <ifaddrs.h>
-#include <netdb.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
@@ -30,6 +28,7 @@
 
 #include "ca_key.h"
 #include "cert_ops.h"
+#include "net_addresses.h"
 #include "server_config.h"
 #include "sql_args.h"
 #include "tls_probe.h"
@@ -147,8 +146,14 @@ add_unique(List *names, const char *name)
 /*
  * cert_default_hostnames
  *		The names a server certificate covers when none are given: the
- *		machine's host name, localhost, and the addresses in
- *		listen_addresses (every local interface address for "*").
+ *		machine's host name (whether or not it resolves here: standbys
+ *		resolve it with their own resolver, or not at all), localhost, the
+ *		entries of listen_addresses (localhost as 127.0.0.1 and ::1), and
+ *		the addresses of every interface that is up, loopback included,
+ *		link-local left out (net_interface_addresses): so that a standby on
+ *		another host can verify the server by any address it may dial, also
+ *		before listen_addresses names it.  The caller adds the hosts
+ *		standbys dial (pgrepl_admin.primary_host among them).
  */
 List *
 cert_default_hostnames(void)
@@ -171,28 +176,8 @@ cert_default_hostnames(void)
 	{
 		const char *entry = lfirst(lc);
 
-		if (strcmp(entry, "*") == 0 || strcmp(entry, "0.0.0.0") == 0 || strcmp(entry, "::") == 0)
-		{
-			struct ifaddrs *ifs;
-
-			if (getifaddrs(&ifs) != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_SYSTEM_ERROR),
-						 errmsg("could not list the network interfaces: %m")));
-			for (struct ifaddrs *ifa = ifs; ifa != NULL; ifa = ifa->ifa_next)
-			{
-				char		text[NI_MAXHOST];
-				int			family = ifa->ifa_addr ? ifa->ifa_addr->sa_family : AF_UNSPEC;
-
-				if ((family == AF_INET || family == AF_INET6) &&
-					getnameinfo(ifa->ifa_addr,
-								family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6),
-								text, sizeof(text), NULL, 0, NI_NUMERICHOST) == 0 &&
-					cert_is_ip_address(text))	/* drops "fe80::1%eth0" */
-					names = add_unique(names, text);
-			}
-			freeifaddrs(ifs);
-		}
+		if (strcmp(entry, "*") == 0 || net_is_wildcard(entry))
+			continue;			/* every interface: listed below */
 		else if (pg_strcasecmp(entry, "localhost") == 0)
 		{
 			names = add_unique(names, "127.0.0.1");
@@ -201,6 +186,9 @@ cert_default_hostnames(void)
 		else
 			names = add_unique(names, entry);
 	}
+
+	foreach(lc, net_interface_addresses(true))
+		names = add_unique(names, lfirst(lc));
 	return names;
 }
 

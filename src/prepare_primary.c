@@ -53,6 +53,7 @@
 
 #include "compat.h"
 #include "home_database.h"
+#include "net_addresses.h"
 #include "prepare_primary.h"
 #include "server_config.h"
 #include "sql_args.h"
@@ -164,57 +165,84 @@ plan_fixed(PlanRow *row, const char *value, const char *kept_reason,
 }
 
 /*
- * check_listen_address
- *		Error unless this machine can listen on host: it must resolve, and a
- *		socket must bind to at least one of its addresses (on an ephemeral
- *		port), which is what the postmaster needs after the restart.
+ * can_bind
+ *		Whether a socket binds to at least one of addrs (on an ephemeral
+ *		port), which is what the postmaster needs after the restart;
+ *		*bind_errno is the last error otherwise.
  */
-static void
-check_listen_address(const char *host)
+static bool
+can_bind(struct addrinfo *addrs, int *bind_errno)
+{
+	for (struct addrinfo *ai = addrs; ai != NULL; ai = ai->ai_next)
+	{
+		int			fd = socket(ai->ai_family, SOCK_STREAM, 0);
+		bool		bound;
+
+		if (fd < 0)
+		{
+			*bind_errno = errno;
+			continue;
+		}
+		bound = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+		if (!bound)
+			*bind_errno = errno;
+		close(fd);
+		if (bound)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * listen_address_problem
+ *		0 when this machine can listen on host: it resolves, and a socket
+ *		binds to one of its addresses.  Otherwise the getaddrinfo error
+ *		(*gai_error, returning -1) or the bind errno.
+ */
+static int
+listen_address_problem(const char *host, int *gai_error)
 {
 	struct addrinfo hints;
 	struct addrinfo *addrs = NULL;
-	int			rc;
 	int			bind_errno = 0;
-	bool		bound = false;
+	bool		bound;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE;
 
-	rc = pg_getaddrinfo_all(host, NULL, &hints, &addrs);
-	if (rc != 0 || addrs == NULL)
+	*gai_error = pg_getaddrinfo_all(host, NULL, &hints, &addrs);
+	if (*gai_error != 0 || addrs == NULL)
 	{
 		if (addrs)
 			pg_freeaddrinfo_all(hints.ai_family, addrs);
+		return -1;
+	}
+	bound = can_bind(addrs, &bind_errno);
+	pg_freeaddrinfo_all(hints.ai_family, addrs);
+	return bound ? 0 : bind_errno;
+}
+
+/*
+ * check_listen_address
+ *		Error unless this machine can listen on host (listen_address_problem).
+ */
+static void
+check_listen_address(const char *host)
+{
+	int			gai_error;
+	int			problem = listen_address_problem(host, &gai_error);
+
+	if (problem < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("could not resolve listen address \"%s\"", host),
-				 errdetail("The host name lookup failed: %s.", gai_strerror(rc)),
+				 errdetail("The host name lookup failed: %s.", gai_strerror(gai_error)),
 				 errhint("Give host names or IP addresses of this machine, or * for all of its interfaces.")));
-	}
-
-	for (struct addrinfo *ai = addrs; ai != NULL && !bound; ai = ai->ai_next)
+	if (problem > 0)
 	{
-		int			fd = socket(ai->ai_family, SOCK_STREAM, 0);
-
-		if (fd < 0)
-		{
-			bind_errno = errno;
-			continue;
-		}
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			bound = true;
-		else
-			bind_errno = errno;
-		close(fd);
-	}
-	pg_freeaddrinfo_all(hints.ai_family, addrs);
-
-	if (!bound)
-	{
-		errno = bind_errno;
+		errno = problem;
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("this server cannot listen on \"%s\"", host),
@@ -254,21 +282,24 @@ split_listen_addresses(const char *value)
 	}
 }
 
-/* listen_addresses written the one way: entries joined by bare commas */
+/* The strings of a list joined by commas, palloc'd ("" for none). */
 static char *
-normalize_listen_addresses(const char *value)
+join_commas(List *list)
 {
 	StringInfoData buf;
 	ListCell   *lc;
 
 	initStringInfo(&buf);
-	foreach(lc, split_listen_addresses(value))
-	{
-		if (buf.len > 0)
-			appendStringInfoChar(&buf, ',');
-		appendStringInfoString(&buf, (char *) lfirst(lc));
-	}
+	foreach(lc, list)
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? "," : "", (char *) lfirst(lc));
 	return buf.data;
+}
+
+/* listen_addresses written the one way: entries joined by bare commas */
+static char *
+normalize_listen_addresses(const char *value)
+{
+	return join_commas(split_listen_addresses(value));
 }
 
 /*
@@ -287,7 +318,7 @@ check_listen_addresses(const char *value)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("listen_addresses must not be empty"),
 				 errdetail("Standbys connect over TCP/IP, so the server must listen on at least one address."),
-				 errhint("Pass NULL to leave listen_addresses as it is.")));
+				 errhint("Pass NULL to let prepare_primary recommend the addresses of this machine.")));
 
 	for (const char *c = value; *c; c++)
 	{
@@ -542,6 +573,101 @@ plan_listen_addresses(PlanRow *row, const char *wanted)
 	row->change = !same;
 }
 
+/*
+ * plan_listen_addresses_default
+ *		listen_addresses when the caller gives none.  Standbys on other
+ *		hosts need an address of this machine to dial.  When the server
+ *		listens on one already, or on every interface (*, 0.0.0.0, ::), the
+ *		value is kept: which interfaces to serve is the administrator's
+ *		choice, and a recommendation never narrows it (the reason names the
+ *		machine's addresses left out).  When it listens on loopback or on
+ *		Unix-domain sockets only, the recommendation is its entries (or
+ *		localhost when it has none) and this machine's addresses: those of
+ *		interfaces that are up, neither loopback nor link-local, that a
+ *		socket can be bound to now.  A machine with none is left as it is.
+ */
+static void
+plan_listen_addresses_default(PlanRow *row)
+{
+	List	   *entries = NIL;
+	List	   *covered = NIL;	/* the addresses the entries stand for */
+	List	   *missing = NIL;	/* this machine's addresses not among them */
+	bool		reachable = false;
+	bool		unbindable = false;
+	ListCell   *lc;
+
+	foreach(lc, split_listen_addresses(row->current))
+	{
+		char	   *entry = lfirst(lc);
+		ListCell   *alc;
+
+		if (*entry == '\0')
+			continue;
+		entries = lappend(entries, entry);
+		if (strcmp(entry, "*") == 0)
+		{
+			recommend(row, row->current,
+					  pstrdup("The server listens on every interface (*); kept."));
+			return;
+		}
+		foreach(alc, net_resolve(entry))
+		{
+			const char *address = lfirst(alc);
+
+			if (net_is_wildcard(address))
+			{
+				recommend(row, row->current,
+						  psprintf("The server listens on every interface (%s); kept.", entry));
+				return;
+			}
+			reachable |= !net_is_loopback(address);
+			covered = lappend(covered, (char *) address);
+		}
+	}
+
+	foreach(lc, net_interface_addresses(false))
+	{
+		const char *address = lfirst(lc);
+		int			gai_error;
+
+		if (net_list_has(covered, address))
+			continue;
+		if (listen_address_problem(address, &gai_error) == 0)
+			missing = lappend(missing, (char *) address);
+		else
+			unbindable = true;
+	}
+
+	if (reachable)
+		recommend(row, row->current,
+				  missing == NIL ?
+				  psprintf("The server listens on %s, which standbys on other hosts can reach; kept.",
+						   row->current) :
+				  psprintf("The server listens on %s, which standbys on other hosts can reach; kept as the "
+						   "administrator set it. This machine also has %s, where it does not listen: pass "
+						   "listen_addresses to serve standbys there too.",
+						   row->current, join_commas(missing)));
+	else if (missing == NIL)
+		recommend(row, row->current,
+				  unbindable ?
+				  pstrdup("No network address of this machine but loopback can be bound to now, so standbys "
+						  "on other hosts cannot reach it; kept. Pass listen_addresses once they can.") :
+				  pstrdup("This machine has no network address but loopback, so standbys on other hosts "
+						  "cannot reach it whatever it listens on; kept."));
+	else
+	{
+		const char *now = entries == NIL ? "Unix-domain sockets" : row->current;
+
+		if (entries == NIL)
+			entries = list_make1(pstrdup("localhost"));
+		recommend(row, join_commas(list_concat(entries, missing)),
+				  psprintf("The server listens only on %s: standbys on other hosts cannot reach it. "
+						   "Listen on this machine's addresses too (%s); the certificate "
+						   "pgrepl_admin.rotate_server_cert() makes by default names them.",
+						   now, join_commas(missing)));
+	}
+}
+
 /* synchronous_commit: reported, never changed. */
 static void
 plan_synchronous_commit(PlanRow *row)
@@ -575,9 +701,6 @@ plan_rows(PlanRow *rows, int max_standbys, const char *listen_addresses)
 	for (int i = 0; i < lengthof(settings); i++)
 	{
 		PlanRow    *row;
-
-		if (strcmp(settings[i], "listen_addresses") == 0 && listen_addresses == NULL)
-			continue;
 
 		row = &rows[n++];
 		row->setting = settings[i];
@@ -617,8 +740,10 @@ plan_rows(PlanRow *rows, int max_standbys, const char *listen_addresses)
 					   "md5 passwords keep working until they are set again.");
 		else if (strcmp(row->setting, "ssl") == 0)
 			plan_ssl(row);
-		else if (strcmp(row->setting, "listen_addresses") == 0)
+		else if (strcmp(row->setting, "listen_addresses") == 0 && listen_addresses != NULL)
 			plan_listen_addresses(row, listen_addresses);
+		else if (strcmp(row->setting, "listen_addresses") == 0)
+			plan_listen_addresses_default(row);
 		else if (strcmp(row->setting, "fsync") == 0)
 			plan_fixed(row, "on",
 					   "Writes are flushed to disk, so an operating-system crash cannot corrupt the "
@@ -712,7 +837,8 @@ apply_rows(PlanRow *rows, int n)
  * prepare_primary
  *		SQL: pgrepl_admin.prepare_primary(max_standbys integer,
  *		listen_addresses text, apply boolean).  max_standbys and apply must
- *		not be NULL; a NULL listen_addresses means no opinion on it.
+ *		not be NULL; a NULL listen_addresses lets the function recommend
+ *		one from this machine's addresses.
  */
 Datum
 prepare_primary(PG_FUNCTION_ARGS)

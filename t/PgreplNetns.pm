@@ -102,7 +102,9 @@ sub new
 }
 
 # add_host($host, @addresses): a host with these addresses (each with its
-# prefix length, e.g. '198.51.100.1/24') on its one interface, eth0.
+# prefix length, e.g. '198.51.100.1/24') on its one interface, eth0; with
+# none, a host whose only address is the loopback's (eth0 is up, with at
+# most an IPv6 link-local address).
 sub add_host
 {
 	my ($self, $host, @addresses) = @_;
