@@ -23,7 +23,8 @@ use PgreplAdminTest;
 use PgreplNetClone;
 
 my $pair = PgreplNetClone->new('clone');
-my ($net, $primary, $standby) = @$pair{qw(net primary standby)};
+my ($net, $primary) = @$pair{qw(net primary)};
+my $standby = $pair->standby_node('standby');
 my $target = $standby->data_dir;
 
 # some 10 MB of table: with the rest of the data directory, a few seconds
@@ -69,7 +70,7 @@ sub clone_watched
 	my (@extra) = @_;
 	my ($out, $err) = ('', '');
 	my (%cmdlines, %environs);
-	my $h = $pair->start_clone(\$out, \$err, @extra);
+	my $h = $pair->start_clone($standby, \$out, \$err, @extra);
 	while ($h->pumpable)
 	{
 		proc_snapshot(\%cmdlines, \%environs);
@@ -111,7 +112,7 @@ sub check_secrets
 sub check_standby
 {
 	my ($what) = @_;
-	ok($primary->poll_query_until('postgres', PgreplNetClone::streams_from_own_address()),
+	ok($primary->poll_query_until('postgres', PgreplNetClone::streams_from_own_address($standby)),
 		"$what: the standby streams over TLS from 198.51.100.2");
 	is($primary->safe_psql('postgres', "SELECT active FROM pg_replication_slots WHERE slot_name = 'standby'"),
 		't', "$what: through its slot");

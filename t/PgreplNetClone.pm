@@ -6,9 +6,9 @@
 # a passfile (PGPASSFILE); a real sshd runs on the primary's host.
 #
 #	my $pair = PgreplNetClone->new('clone');
-#	my $h = $pair->start_clone(\$out, \$err, '--start');	# on the standby host
-#	my ($rc, $out, $err) = $pair->run_clone('--start');
-#	$pair->{standby}			# the standby's node (made by the clone)
+#	my $node = $pair->standby_node('s1');	# its data directory: the target
+#	my $h = $pair->start_clone($node, \$out, \$err, '--start');	# on the standby host
+#	my ($rc, $out, $err) = $pair->run_clone($node, '--start');
 
 package PgreplNetClone;
 
@@ -25,8 +25,7 @@ use PgreplNetns;
 our $SCRIPT = "$FindBin::RealBin/../scripts/pgrepl_clone_standby";
 
 # new($network, %opts): the network, the primary (started, with the
-# extension and a server certificate for 198.51.100.1), its sshd, and the
-# standby's node, not yet made.  $opts{conf}: more postgresql.conf lines
+# extension and a server certificate for 198.51.100.1) and its sshd.  $opts{conf}: more postgresql.conf lines
 # for the primary.
 sub new
 {
@@ -63,7 +62,6 @@ sub new
 		net => $net,
 		tmp => $tmp,
 		primary => $primary,
-		standby => $net->node('standby', 'standby'),
 		ssh => $net->start_sshd('primary'),
 		passfile => $passfile,
 		superuser_password => $superuser_password,
@@ -72,19 +70,27 @@ sub new
 	}, $class;
 }
 
-# clone_command(@extra): pgrepl_clone_standby of standby "standby" into the
-# standby node's data directory, copied over ssh from the primary's host.
+# standby_node($name): a node on the standby host, not initialized: the
+# clone makes its data directory and starts it
+sub standby_node
+{
+	my ($self, $name) = @_;
+	return $self->{net}->node('standby', $name);
+}
+
+# clone_command($standby, @extra): pgrepl_clone_standby of a standby named
+# as node $standby into its data directory, copied over ssh from the
+# primary's host.
 sub clone_command
 {
-	my ($self, @extra) = @_;
-	my $standby = $self->{standby};
+	my ($self, $standby, @extra) = @_;
 	return (
 		$SCRIPT,
 		'--primary' => $self->{primary_connstr},
 		'--source' => 'postgres@198.51.100.1:' . $self->{primary}->data_dir,
 		'--ssh' => $self->{ssh},
 		'--target' => $standby->data_dir,
-		'--name' => 'standby',
+		'--name' => $standby->name,
 		'--address' => '198.51.100.2/32',
 		'--set' => 'port=' . $standby->port,
 		'--set' => 'unix_socket_directories=' . $standby->host,
@@ -94,35 +100,36 @@ sub clone_command
 		@extra);
 }
 
-# start_clone(\$out, \$err, @extra): the clone started on the standby's
-# host; its password for the primary comes from PGPASSFILE.  Returns its
-# IPC::Run harness.
+# start_clone($standby, \$out, \$err, @extra): the clone started on the
+# standby's host; its password for the primary comes from PGPASSFILE.
+# Returns its IPC::Run harness.
 sub start_clone
 {
-	my ($self, $out, $err, @extra) = @_;
+	my ($self, $standby, $out, $err, @extra) = @_;
 	local $ENV{PGPASSFILE} = $self->{passfile};
-	return $self->{net}->start('standby', $out, $err, $self->clone_command(@extra));
+	return $self->{net}->start('standby', $out, $err, $self->clone_command($standby, @extra));
 }
 
-# run_clone(@extra): the clone run on the standby's host and waited for;
-# returns (exit status, stdout, stderr).
+# run_clone($standby, @extra): the clone run on the standby's host and
+# waited for; returns (exit status, stdout, stderr).
 sub run_clone
 {
-	my ($self, @extra) = @_;
+	my ($self, $standby, @extra) = @_;
 	my ($out, $err) = ('', '');
-	my $h = $self->start_clone(\$out, \$err, @extra);
+	my $h = $self->start_clone($standby, \$out, \$err, @extra);
 	$h->finish;
 	my $rc = $? >> 8;    # (finish sets $?)
 	note("pgrepl_clone_standby exit status $rc; stdout:\n$out\nstderr:\n$err");
 	return ($rc, $out, $err);
 }
 
-# streams_from_own_address(): a query on the primary, true when the
-# standby streams over TLS from 198.51.100.2
+# streams_from_own_address($standby): a query on the primary, true when
+# standby $standby streams over TLS from 198.51.100.2
 sub streams_from_own_address
 {
+	my ($standby) = @_;
 	return "SELECT count(*) = 1 FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)
-			WHERE r.application_name = 'standby' AND r.state = 'streaming' AND s.ssl
+			WHERE r.application_name = '" . $standby->name . "' AND r.state = 'streaming' AND s.ssl
 			  AND r.client_addr = '198.51.100.2'";
 }
 
