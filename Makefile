@@ -37,6 +37,8 @@ OBJS = \
 	src/sql_args.o \
 	src/sql_version.o \
 	src/standby.o \
+	src/sync_fallback.o \
+	src/sync_fallback_status.o \
 	src/task_registry.o \
 	src/tls_probe.o \
 	src/worker.o \
