@@ -261,18 +261,6 @@ ALTER TABLE @extschema@.lag_history ADD COLUMN event_detail text;
 COMMENT ON COLUMN @extschema@.lag_history.event IS 'NULL for a periodic sample; synchronous-fallback or synchronous-restore for a row written when the maintenance worker lowered synchronous_standby_names or put the stored setting back (one row per standby the stored setting names).';
 COMMENT ON COLUMN @extschema@.lag_history.event_detail IS 'What the event changed and why.';
 
--- TEMPORARY (branch sync-fallback): the table set_synchronous() writes, as
--- the sync-api branch defines it; dropped here when that branch is merged
-CREATE TABLE @extschema@.synchronous_setting (
-    standbys text[],
-    num      integer NOT NULL,
-    method   text NOT NULL,
-    value    text NOT NULL,
-    set_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
-);
-REVOKE ALL ON @extschema@.synchronous_setting FROM PUBLIC;
-GRANT SELECT ON @extschema@.synchronous_setting TO pg_monitor;
-
 -- Issue 18: where the synchronous fallback stands
 CREATE FUNCTION @extschema@.synchronous_fallback(
     OUT fallback_state text,

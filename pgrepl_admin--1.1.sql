@@ -737,18 +737,6 @@ GRANT SELECT ON @extschema@.standbys TO pg_monitor;
 -- Synchronous replication: the fallback when synchronous standbys are lost
 ------------------------------------------------------------------------
 
--- TEMPORARY (branch sync-fallback): the table set_synchronous() writes, as
--- the sync-api branch defines it; dropped here when that branch is merged
-CREATE TABLE @extschema@.synchronous_setting (
-    standbys text[],
-    num      integer NOT NULL,
-    method   text NOT NULL,
-    value    text NOT NULL,
-    set_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
-);
-REVOKE ALL ON @extschema@.synchronous_setting FROM PUBLIC;
-GRANT SELECT ON @extschema@.synchronous_setting TO pg_monitor;
-
 CREATE FUNCTION @extschema@.synchronous_fallback(
     OUT fallback_state text,
     OUT fallback_since timestamptz,
