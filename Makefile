@@ -39,6 +39,9 @@ OBJS = \
 	src/standby.o \
 	src/sync_fallback.o \
 	src/sync_fallback_status.o \
+	src/sync_setting.o \
+	src/synchronous.o \
+	src/syncrep_text.o \
 	src/task_registry.o \
 	src/tls_probe.o \
 	src/worker.o \

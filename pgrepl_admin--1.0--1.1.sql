@@ -251,9 +251,6 @@ REVOKE ALL ON FUNCTION @extschema@.md5_in_use() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.md5_in_use() TO pg_monitor;
 
 
-REVOKE ALL ON FUNCTION @extschema@.check() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.check() TO pg_monitor;
-
 -- Issue 18: the synchronous fallback records when it lowers
 -- synchronous_standby_names and when it puts the stored setting back
 ALTER TABLE @extschema@.lag_history ADD COLUMN event text;
@@ -279,6 +276,130 @@ COMMENT ON FUNCTION @extschema@.synchronous_fallback() IS
 
 REVOKE ALL ON FUNCTION @extschema@.synchronous_fallback() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.synchronous_fallback() TO pg_monitor;
+
+-- Issue 18: synchronous replication from SQL; add_standby() gains
+-- synchronous, remove_standby() keeps the setting in step
+DROP FUNCTION @extschema@.add_standby(text, cidr, text, name, boolean);
+CREATE FUNCTION @extschema@.add_standby(
+    name text,
+    address cidr,
+    auth text DEFAULT 'scram-sha-256',
+    role_name name DEFAULT NULL,
+    create_slot boolean DEFAULT true,
+    synchronous boolean DEFAULT false)
+RETURNS SETOF @extschema@.standby_provisioning
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'add_standby';
+
+COMMENT ON FUNCTION @extschema@.add_standby(text, cidr, text, name, boolean, boolean) IS
+'Provisions a standby in one call: its LOGIN REPLICATION role, a hostssl replication rule for its address, a physical slot that reserves WAL from commit, for auth => ''cert'' a client certificate, and with synchronous => true a place among the synchronous standbys. Secrets are returned once; called again with the same arguments it changes nothing.';
+
+REVOKE ALL ON FUNCTION @extschema@.add_standby(text, cidr, text, name, boolean, boolean) FROM PUBLIC;
+
+COMMENT ON FUNCTION @extschema@.remove_standby(text, boolean) IS
+'Removes a provisioned standby: its rule, its role, with drop_slot its slot (refused while the slot is active), and its place among the synchronous standbys (refused when fewer than they wait for would be left); false when there is no such standby.';
+
+------------------------------------------------------------------------
+-- Synchronous replication: the standbys commits wait for
+------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.synchronous_setting (
+    singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    standbys    text[],
+    num         integer NOT NULL CHECK (num >= 0),
+    method      text NOT NULL CHECK (method IN ('any', 'first')),
+    value       text NOT NULL,
+    set_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+COMMENT ON TABLE @extschema@.synchronous_setting IS
+'The synchronous standbys chosen with set_synchronous() (and add_standby(synchronous => true), remove_standby()): at most one row. synchronous_standby_names is written from it at commit. Kept by pg_dump.';
+COMMENT ON COLUMN @extschema@.synchronous_setting.singleton IS 'Always true: the table has one row at most.';
+COMMENT ON COLUMN @extschema@.synchronous_setting.standbys IS 'The standbys named, in priority order; NULL for every registered standby, those added later included.';
+COMMENT ON COLUMN @extschema@.synchronous_setting.num IS 'How many of them must confirm a commit; 0 is off.';
+COMMENT ON COLUMN @extschema@.synchronous_setting.method IS 'any (quorum: any num of them) or first (priority: the first num connected, in order).';
+COMMENT ON COLUMN @extschema@.synchronous_setting.value IS 'The synchronous_standby_names it renders to, as written.';
+COMMENT ON COLUMN @extschema@.synchronous_setting.set_at IS 'When it last changed.';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.synchronous_setting', '');
+
+CREATE FUNCTION @extschema@.set_synchronous(
+    standbys text[] DEFAULT NULL,
+    num integer DEFAULT 1,
+    method text DEFAULT 'any',
+    apply boolean DEFAULT true)
+RETURNS text
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'set_synchronous';
+
+COMMENT ON FUNCTION @extschema@.set_synchronous(text[], integer, text, boolean) IS
+'Chooses the registered standbys whose confirmation commits wait for (NULL: all of them), how many (num; 0 turns synchronous replication off) and how (any or first); stores the choice and writes synchronous_standby_names with ALTER SYSTEM at commit, then reloads. Returns the value; with apply => false only shows it.';
+
+CREATE FUNCTION @extschema@.synchronous_members(
+    OUT priority integer,
+    OUT standby_name text,
+    OUT method text,
+    OUT num integer)
+RETURNS SETOF record
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'synchronous_members';
+
+COMMENT ON FUNCTION @extschema@.synchronous_members() IS
+'The standbys named by the synchronous_standby_names in force, as the server parsed it, in order, with its method (any or first) and num; no row when it is empty.';
+
+CREATE VIEW @extschema@.synchronous_status AS
+WITH waits AS (
+    -- backends whose commit waits for synchronous standbys now
+    SELECT pg_catalog.count(*)::integer AS waiting_commits, pg_catalog.min(a.state_change) AS waiting_since
+    FROM pg_catalog.pg_stat_activity a
+    WHERE a.wait_event_type = 'IPC' AND a.wait_event = 'SyncRep'
+)
+SELECT pg_catalog.current_setting('synchronous_standby_names') AS setting,
+       s.value AS stored_setting,
+       m.method,
+       COALESCE(m.num, 0) AS num,
+       m.priority,
+       m.standby_name,
+       m.standby_name IS NOT NULL AND EXISTS (SELECT 1 FROM @extschema@.standbys r
+                                              WHERE r.name = pg_catalog.lower(m.standby_name)) AS registered,
+       r.pid IS NOT NULL AS connected,
+       r.sync_state,
+       w.waiting_commits,
+       w.waiting_since,
+       f.fallback_state,
+       f.fallback_since,
+       f.fallback_at,
+       f.missing_standbys,
+       f.restore_lsn AS fallback_restore_lsn
+FROM (SELECT 1) AS one
+LEFT JOIN @extschema@.synchronous_members() m ON true
+LEFT JOIN @extschema@.synchronous_setting s ON true
+LEFT JOIN LATERAL (
+    -- the walsender the server counts for this name (the best placed one
+    -- when several share an application_name)
+    SELECT p.pid, p.sync_state
+    FROM pg_catalog.pg_stat_replication p
+    WHERE pg_catalog.lower(p.application_name) = pg_catalog.lower(m.standby_name)
+    ORDER BY p.sync_state = 'async', p.sync_priority
+    LIMIT 1
+) r ON true
+CROSS JOIN waits w
+CROSS JOIN @extschema@.synchronous_fallback() f;
+
+COMMENT ON VIEW @extschema@.synchronous_status IS
+'The synchronous setting in force and the one stored by set_synchronous(); one row per standby it names (one row with no standby when it is off): whether it is registered and connected, its sync_state (sync, quorum, potential, async), how many commits wait for synchronous standbys now and since when, and where the synchronous fallback stands (pgrepl_admin.synchronous_fallback_after: its state, since when, when it lowers the setting, the missing standbys, the position returning standbys must flush before the stored setting comes back).';
+
+REVOKE ALL ON FUNCTION @extschema@.set_synchronous(text[], integer, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.synchronous_members() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.synchronous_members() TO pg_monitor;
+REVOKE ALL ON @extschema@.synchronous_setting FROM PUBLIC;
+GRANT SELECT ON @extschema@.synchronous_setting TO pg_monitor;
+REVOKE ALL ON @extschema@.synchronous_status FROM PUBLIC;
+GRANT SELECT ON @extschema@.synchronous_status TO pg_monitor;
+
+
+REVOKE ALL ON FUNCTION @extschema@.check() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.check() TO pg_monitor;
 
 -- check(): what the changes above report (md5, lost slots and their reason,
 -- hosts the server certificate does not cover, ...): its 1.1 text

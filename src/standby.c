@@ -57,6 +57,7 @@
 #include "spi_query.h"
 #include "sql_args.h"
 #include "standby.h"
+#include "sync_setting.h"
 
 #define STANDBY_COLS 8
 #define CLIENT_CERT_SECONDS ((int64) 365 * SECS_PER_DAY)
@@ -319,9 +320,13 @@ check_new_slot(const char *slot)
 				 errhint("Raise max_replication_slots (pgrepl_admin.prepare_primary() says by how much), or pass create_slot => false.")));
 }
 
-/* A standby name: it also names the slot, so the slot name rules apply. */
-static void
-check_standby_name(const char *name)
+/*
+ * standby_check_name
+ *		A standby name: it also names the slot, so the slot name rules
+ *		apply.
+ */
+void
+standby_check_name(const char *name)
 {
 	size_t		len = strlen(name);
 
@@ -437,9 +442,10 @@ return_row(FunctionCallInfo fcinfo, const Standby *s, const char *password,
 }
 
 /*
- * add_standby(name, address, auth, role_name, create_slot)
- *		Provision a standby: role, rule, slot, client certificate.  Returns
- *		one row with the secrets (NULL when nothing new was made).
+ * add_standby(name, address, auth, role_name, create_slot, synchronous)
+ *		Provision a standby: role, rule, slot, client certificate, and with
+ *		synchronous a place among the synchronous standbys.  Returns one row
+ *		with the secrets (NULL when nothing new was made).
  */
 Datum
 add_standby(PG_FUNCTION_ARGS)
@@ -448,6 +454,7 @@ add_standby(PG_FUNCTION_ARGS)
 	Standby    *have;
 	bool		create_slot;
 	bool		role_given;
+	bool		synchronous = false;
 	char	   *password = NULL;
 	char	   *cert_pem = NULL;
 	char	   *key_pem = NULL;
@@ -465,9 +472,15 @@ add_standby(PG_FUNCTION_ARGS)
 	role_given = !PG_ARGISNULL(3);
 	want.role_name = role_given ? pstrdup(NameStr(*PG_GETARG_NAME(3))) : want.name;
 	create_slot = PG_GETARG_BOOL(4);
+	/* (the 1.0 SQL function has no synchronous argument) */
+	if (PG_NARGS() > 5)
+	{
+		pgrepl_require_arg(fcinfo, 5, "synchronous");
+		synchronous = PG_GETARG_BOOL(5);
+	}
 	want.slot_name = create_slot ? want.name : NULL;
 
-	check_standby_name(want.name);
+	standby_check_name(want.name);
 	if (strcmp(want.auth, "scram-sha-256") != 0 && strcmp(want.auth, "cert") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -507,6 +520,8 @@ add_standby(PG_FUNCTION_ARGS)
 					 errdetail("It uses role \"%s\", %s authentication and %s.", have->role_name, have->auth,
 							   have->slot_name ? psprintf("slot \"%s\"", have->slot_name) : "no slot"),
 					 errhint("Remove it first with pgrepl_admin.remove_standby('%s'), or choose another name.", have->name)));
+		if (synchronous)
+			sync_setting_standby_added(have->name, true);
 		return_row(fcinfo, have, NULL, NULL, NULL);
 		return (Datum) 0;
 	}
@@ -541,6 +556,7 @@ add_standby(PG_FUNCTION_ARGS)
 	(void) pgrepl_query_exec("INSERT INTO pgrepl_admin.standbys (name, role_name, address, auth, slot_name, role_created, primary_host) "
 							 "VALUES ($1, $2::name, $3::cidr, $4, $5::name, $6::boolean, $7)",
 							 7, argv);
+	sync_setting_standby_added(want.name, synchronous);
 	if (create_slot)
 		slot_at_commit(want.slot_name, true);
 
@@ -590,8 +606,10 @@ slot_is_synchronized_standby_slot(const char *slot)
  *		Remove the standby's rule, its role if add_standby() created it
  *		(unless something else still uses it: then the next standby with
  *		that role takes over dropping it) and, with drop_slot, its slot;
- *		false when there is no such standby.  Refused while the slot is
- *		active.
+ *		the synchronous setting no longer names it.  False when there is no
+ *		such standby.  Refused while the slot is active, and when the
+ *		synchronous setting would be left with fewer standbys than it waits
+ *		for.
  */
 Datum
 remove_standby(PG_FUNCTION_ARGS)
@@ -651,6 +669,7 @@ remove_standby(PG_FUNCTION_ARGS)
 
 	argv[0] = s->name;
 	(void) pgrepl_query_exec("DELETE FROM pgrepl_admin.standbys WHERE name = $1", 1, argv);
+	sync_setting_standby_removed(s->name);
 
 	rule_id = hba_rules_find("hostssl", "replication", s->role_name, s->address, NULL);
 	if (rule_id >= 0)

@@ -12,5 +12,6 @@
 
 extern PGDLLEXPORT Datum add_standby(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum remove_standby(PG_FUNCTION_ARGS);
+extern void standby_check_name(const char *name);
 
 #endif							/* PGREPL_STANDBY_H */

@@ -49,7 +49,6 @@
 #include "access/xlog.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
-#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "replication/syncrep.h"
 #include "utils/array.h"
@@ -68,6 +67,7 @@
 #include "shmem.h"
 #include "spi_query.h"
 #include "sync_fallback.h"
+#include "syncrep_text.h"
 
 #define SSN "synchronous_standby_names"
 #define MARKER_DIR "pgrepl_admin"
@@ -262,25 +262,6 @@ missing_members(const SyncValue *v, List *senders)
 	return missing;
 }
 
-/* A member as the synchronous_standby_names grammar reads it back. */
-static void
-append_member(StringInfo buf, const char *member)
-{
-	if (strcmp(member, "*") == 0)
-	{
-		appendStringInfoChar(buf, '*');
-		return;
-	}
-	appendStringInfoChar(buf, '"');
-	for (const char *p = member; *p; p++)
-	{
-		if (*p == '"')
-			appendStringInfoChar(buf, '"');
-		appendStringInfoChar(buf, *p);
-	}
-	appendStringInfoChar(buf, '"');
-}
-
 /*
  * lowered_value
  *		The value that asks only for what streams now: the same method over
@@ -290,26 +271,16 @@ append_member(StringInfo buf, const char *member)
 static char *
 lowered_value(const SyncValue *v, List *senders)
 {
-	StringInfoData buf;
 	int			k = Min(count_streaming(v, senders, InvalidXLogRecPtr), v->num);
+	List	   *streaming = NIL;
 	ListCell   *lc;
-	bool		first = true;
 
-	if (k == 0)
-		return pstrdup("");
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "%s %d (", v->method == SYNC_REP_QUORUM ? "ANY" : "FIRST", k);
 	foreach(lc, v->members)
 	{
-		if (!member_streams(lfirst(lc), senders))
-			continue;
-		if (!first)
-			appendStringInfoString(&buf, ", ");
-		append_member(&buf, lfirst(lc));
-		first = false;
+		if (member_streams(lfirst(lc), senders))
+			streaming = lappend(streaming, lfirst(lc));
 	}
-	appendStringInfoChar(&buf, ')');
-	return buf.data;
+	return syncrep_render(v->method == SYNC_REP_QUORUM ? "any" : "first", k, streaming);
 }
 
 /* Names joined for a message: "a", "b". */

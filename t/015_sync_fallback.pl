@@ -30,14 +30,13 @@ my $s1 = new_standby($primary, 's1');
 my $s2 = new_standby($primary, 's2');
 
 # commits wait for any one of the three
-# TEMPORARY until the sync-api branch (set_synchronous) is merged
-my $stored = 'ANY 1 ("s1", "s2", "s3")';
-$primary->safe_psql('postgres', qq{INSERT INTO pgrepl_admin.synchronous_setting VALUES (NULL, 1, 'any', 'ANY 1 ("s1", "s2", "s3")'); ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 ("s1", "s2", "s3")'; SELECT pg_reload_conf()});
+my $stored = $primary->safe_psql('postgres',
+	"SELECT pgrepl_admin.set_synchronous(num => 1, method => 'any')");
 like($stored, qr/^ANY 1 \(.*s1.*s2.*s3.*\)$/, 'set_synchronous stores ANY 1 of the three');
-$primary->poll_query_until('postgres',
-	"SELECT current_setting('synchronous_standby_names') = " . $primary->safe_psql('postgres', "SELECT quote_literal('$stored')"))
-  or die 'the stored setting is not in force';
 (my $stored_sql = $stored) =~ s/'/''/g;
+$primary->poll_query_until('postgres',
+	"SELECT current_setting('synchronous_standby_names') = '$stored_sql'")
+  or die 'the stored setting is not in force';
 
 # s3 is cloned now: its postgresql.auto.conf has the stored setting too
 my $s3 = new_standby($primary, 's3');
@@ -100,6 +99,9 @@ my $log_offset = -s $primary->logfile;
 my $c = start_commit($primary, 'waiter1', 'INSERT INTO t VALUES (2)');
 ok(waits_in_syncrep($primary, 'waiter1'), 'with every standby stopped, a commit waits in SyncRep');
 ok($primary->poll_query_until('postgres',
+		"SELECT bool_and(waiting_commits >= 1 AND NOT connected) FROM pgrepl_admin.synchronous_status"),
+	'synchronous_status shows the commit waiting and the standbys gone');
+ok($primary->poll_query_until('postgres',
 		"SELECT fallback_state IN ('missing', 'active') FROM pgrepl_admin.synchronous_fallback()"),
 	'the fallback sees the standbys missing');
 ok($primary->poll_query_until('postgres', 'SELECT count(*) = 2 FROM t'),
@@ -116,6 +118,9 @@ is($primary->safe_psql('postgres', "SELECT current_setting('synchronous_standby_
 	'', 'synchronous_standby_names is empty: asynchronous');
 is(fallback($primary, "fallback_state || '|' || missing_standbys::text || '|' || value_in_force || '|' || stored_value || '|' || (fallback_since IS NOT NULL)"),
 	"active|{s1,s2,s3}||$stored|true", 'synchronous_fallback() shows the fallback');
+is($primary->safe_psql('postgres',
+		"SELECT DISTINCT setting || '|' || stored_setting || '|' || fallback_state || '|' || missing_standbys::text FROM pgrepl_admin.synchronous_status"),
+	"|$stored|active|{s1,s2,s3}", 'synchronous_status shows the fallback: lowered setting, stored setting, missing standbys');
 like(check_row($primary), qr/^warning: .*s1, s2, s3/, 'check() warns, naming the missing standbys');
 is($primary->safe_psql('postgres',
 		"SELECT string_agg(standby_name || ' ' || status, ',' ORDER BY standby_name) FROM pgrepl_admin.lag_history WHERE event = 'synchronous-fallback'"),

@@ -1,0 +1,384 @@
+/*-------------------------------------------------------------------------
+ *
+ * sync_setting.c
+ *	  pgrepl_admin.synchronous_setting, the DBA's choice of synchronous
+ *	  standbys, and the one path by which it reaches
+ *	  synchronous_standby_names.
+ *
+ * The table holds one row: the standbys named (NULL for every registered
+ * standby, those added later included), how many must confirm a commit,
+ * the method and the value of synchronous_standby_names it renders to.
+ * set_synchronous(), add_standby(synchronous => true) and remove_standby()
+ * change it; each takes SHARE ROW EXCLUSIVE on it, held to the end of the
+ * transaction, so that changes are serialised and none is lost.
+ *
+ * Like pg_hba.conf, the server's setting follows the table at commit:
+ *
+ *	- at PRE_COMMIT, while the transaction can still fail cleanly, the
+ *	  stored value is read with the latest snapshot and written to
+ *	  postgresql.auto.conf with ALTER SYSTEM's machinery (which checks it
+ *	  again); the file's previous bytes are kept;
+ *	- at COMMIT the postmaster is signalled to reload;
+ *	- at ABORT after that write (a later pre-commit step or a serialization
+ *	  failure at commit) the previous bytes are put back, durably, and
+ *	  nothing is reloaded.  A transaction that rolls back earlier never
+ *	  writes at all.
+ *
+ * A crash between the write and the commit record leaves the file with a
+ * value the table does not hold; the next set_synchronous() (or the same
+ * call again) brings them back in step.
+ *
+ * A transaction that changes the setting does not itself wait for
+ * synchronous standbys (synchronous_commit is lowered to local for it,
+ * unless it is off already): set_synchronous(num => 0) must be able to
+ * release a primary whose commits hang for a standby that is gone.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "common/file_perm.h"
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "storage/lwlock.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/varlena.h"
+
+#include "durable_file.h"
+#include "server_config.h"
+#include "spi_query.h"
+#include "sync_setting.h"
+#include "syncrep_text.h"
+
+#define SYNC_GUC "synchronous_standby_names"
+
+/* state of the current transaction's pending write */
+static bool write_pending = false;
+static bool written = false;
+static char *old_file = NULL;	/* postgresql.auto.conf before the write */
+static size_t old_len = 0;
+static Oid	write_user = InvalidOid;	/* who asked, for ALTER SYSTEM's check */
+static int	write_sec_context = 0;
+static bool callback_registered = false;
+
+/*
+ * sync_setting_lock
+ *		Serialise the changes of the setting until the end of the
+ *		transaction.
+ */
+void
+sync_setting_lock(void)
+{
+	(void) pgrepl_query_exec("LOCK TABLE pgrepl_admin.synchronous_setting IN SHARE ROW EXCLUSIVE MODE", 0, NULL);
+}
+
+/* A comma-separated list of names (standby names have no comma) as a List. */
+static List *
+split_names(const char *text)
+{
+	List	   *names = NIL;
+
+	if (text == NULL || text[0] == '\0')
+		return NIL;
+	if (!SplitIdentifierString(pstrdup(text), ',', &names))
+		elog(ERROR, "unexpected standby list \"%s\"", text);
+	return names;
+}
+
+/* The names of a List joined with commas. */
+static char *
+join_names(List *names)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, names)
+		appendStringInfo(&buf, "%s%s", foreach_current_index(lc) > 0 ? "," : "", (char *) lfirst(lc));
+	return buf.data;
+}
+
+/*
+ * sync_setting_read
+ *		The stored setting into *s; false (and *s off) when there is none.
+ */
+bool
+sync_setting_read(SyncSetting *s)
+{
+	char	  **row = pgrepl_query_row("SELECT (standbys IS NULL)::text, pg_catalog.array_to_string(standbys, ','), "
+									   "num::text, method FROM pgrepl_admin.synchronous_setting",
+									   0, NULL);
+
+	memset(s, 0, sizeof(SyncSetting));
+	s->method = "any";
+	if (row == NULL)
+		return false;
+	s->all = strcmp(row[0], "true") == 0;
+	s->standbys = s->all ? NIL : split_names(row[1]);
+	s->num = pg_strtoint32(row[2]);
+	s->method = row[3];
+	return true;
+}
+
+/*
+ * sync_setting_members
+ *		The standbys the setting names, in priority order: its list, or
+ *		every registered standby by name.
+ */
+List *
+sync_setting_members(const SyncSetting *s)
+{
+	char	  **row;
+
+	if (!s->all)
+		return s->standbys;
+	row = pgrepl_query_row("SELECT pg_catalog.string_agg(name, ',' ORDER BY name) FROM pgrepl_admin.standbys",
+						   0, NULL);
+	return split_names(row[0]);
+}
+
+/*
+ * sync_xact_callback
+ *		Write at PRE_COMMIT, reload at COMMIT, put the file back at ABORT
+ *		(see the file's header).
+ */
+static void
+sync_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			if (write_pending && !written)
+			{
+				char	  **row;
+				Oid			user;
+				int			sec;
+				MemoryContext old;
+
+				CommandCounterIncrement();
+				PushActiveSnapshot(GetLatestSnapshot());
+				row = pgrepl_query_row("SELECT value FROM pgrepl_admin.synchronous_setting", 0, NULL);
+				PopActiveSnapshot();
+				if (row == NULL)
+				{
+					write_pending = false;
+					break;
+				}
+				old = MemoryContextSwitchTo(TopTransactionContext);
+				LWLockAcquire(AutoFileLock, LW_SHARED);
+				old_file = durable_file_read(PG_AUTOCONF_FILENAME, &old_len, true);
+				LWLockRelease(AutoFileLock);
+				MemoryContextSwitchTo(old);
+				GetUserIdAndSecContext(&user, &sec);
+				SetUserIdAndSecContext(write_user, write_sec_context);
+				pgrepl_alter_system_set(SYNC_GUC, row[0]);
+				SetUserIdAndSecContext(user, sec);
+				written = true;
+			}
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (write_pending)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that changed the synchronous standbys")));
+			break;
+		case XACT_EVENT_COMMIT:
+			if (written)
+				pgrepl_signal_reload(LOG);
+			write_pending = written = false;
+			old_file = NULL;
+			break;
+		case XACT_EVENT_ABORT:
+			if (written)
+			{
+				MemoryContext cxt = CurrentMemoryContext;
+
+				PG_TRY();
+				{
+					LWLockAcquire(AutoFileLock, LW_EXCLUSIVE);
+					if (old_file != NULL)
+						durable_file_write(PG_AUTOCONF_FILENAME, old_file, old_len, pg_file_create_mode);
+					else
+						durable_file_remove(PG_AUTOCONF_FILENAME);
+					LWLockRelease(AutoFileLock);
+				}
+				PG_CATCH();
+				{
+					ErrorData  *edata;
+
+					MemoryContextSwitchTo(cxt);
+					edata = CopyErrorData();
+					FlushErrorState();
+					LWLockReleaseAll();
+					ereport(LOG,
+							(errcode(edata->sqlerrcode),
+							 errmsg("could not put back postgresql.auto.conf after a failed commit: %s", edata->message),
+							 errhint("It holds the synchronous_standby_names of a transaction that did not commit; run pgrepl_admin.set_synchronous() again.")));
+					FreeErrorData(edata);
+				}
+				PG_END_TRY();
+			}
+			write_pending = written = false;
+			old_file = NULL;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * require_right_to_write
+ *		Refuse now, not at commit, what ALTER SYSTEM would refuse then: the
+ *		value, the right to set it, a server that forbids ALTER SYSTEM.
+ */
+static void
+require_right_to_write(const char *value)
+{
+	pgrepl_require_alter_system("changing the synchronous standbys",
+								"Set synchronous_standby_names in postgresql.conf yourself (set_synchronous(apply => false) shows the value), or turn allow_alter_system on.");
+	if (pg_parameter_aclcheck(SYNC_GUC, GetUserId(), ACL_ALTER_SYSTEM) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to set parameter \"%s\"", SYNC_GUC),
+				 errdetail("The synchronous standbys are written with ALTER SYSTEM."),
+				 errhint("Run it as a superuser, or GRANT ALTER SYSTEM ON PARAMETER synchronous_standby_names.")));
+	(void) set_config_option(SYNC_GUC, value, PGC_SIGHUP, PGC_S_FILE, GUC_ACTION_SET, false, ERROR, false);
+}
+
+/*
+ * sync_setting_store
+ *		Store s (the row changes only when something differs) and have
+ *		synchronous_standby_names written from it at commit; returns the
+ *		value.  The caller holds the lock and checked s.
+ */
+char *
+sync_setting_store(const SyncSetting *s)
+{
+	char	   *value = syncrep_render(s->method, s->num, sync_setting_members(s));
+	const char *argv[4];
+	const char *commit_level = GetConfigOption("synchronous_commit", false, false);
+
+	require_right_to_write(value);
+	argv[0] = s->all ? NULL : join_names(s->standbys);
+	argv[1] = psprintf("%d", s->num);
+	argv[2] = s->method;
+	argv[3] = value;
+	(void) pgrepl_query_exec("INSERT INTO pgrepl_admin.synchronous_setting AS s (standbys, num, method, value) "
+							 "VALUES (pg_catalog.string_to_array($1, ','), $2::integer, $3, $4) "
+							 "ON CONFLICT (singleton) DO UPDATE "
+							 "SET standbys = excluded.standbys, num = excluded.num, method = excluded.method, "
+							 "    value = excluded.value, set_at = excluded.set_at "
+							 "WHERE (s.standbys, s.num, s.method, s.value) IS DISTINCT FROM "
+							 "      (excluded.standbys, excluded.num, excluded.method, excluded.value)",
+							 4, argv);
+
+	/* this transaction does not wait for the standbys it is changing */
+	if (strcmp(commit_level, "off") != 0 && strcmp(commit_level, "local") != 0)
+		(void) set_config_option("synchronous_commit", "local", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+
+	if (!callback_registered)
+	{
+		RegisterXactCallback(sync_xact_callback, NULL);
+		callback_registered = true;
+	}
+	write_pending = true;
+	GetUserIdAndSecContext(&write_user, &write_sec_context);
+	return value;
+}
+
+/* Whether name is in a List of names. */
+static bool
+name_listed(List *names, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+	{
+		if (strcmp(lfirst(lc), name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * sync_setting_standby_added
+ *		add_standby() registered name (already in pgrepl_admin.standbys):
+ *		with synchronous, the setting names it too (it becomes the one
+ *		synchronous standby, ANY 1, when synchronous replication was off);
+ *		a setting that names every standby names it anyway.
+ */
+void
+sync_setting_standby_added(const char *name, bool synchronous)
+{
+	SyncSetting s;
+	bool		have;
+
+	sync_setting_lock();
+	have = sync_setting_read(&s);
+	if (!have || s.num == 0)
+	{
+		if (!synchronous)
+			return;
+		s.all = false;
+		s.standbys = list_make1(pstrdup(name));
+		s.num = 1;
+		s.method = "any";
+	}
+	else if (s.all)
+	{
+		if (!synchronous)
+			ereport(NOTICE,
+					(errmsg("standby \"%s\" is a synchronous standby", name),
+					 errdetail("The synchronous setting names every registered standby.")));
+	}
+	else if (synchronous && !name_listed(s.standbys, name))
+		s.standbys = lappend(s.standbys, pstrdup(name));
+	else
+		return;
+	(void) sync_setting_store(&s);
+}
+
+/*
+ * sync_setting_standby_removed
+ *		remove_standby() deleted name from pgrepl_admin.standbys: the setting
+ *		no longer names it.  Refused when fewer standbys than num would be
+ *		left: commits would wait for ever.
+ */
+void
+sync_setting_standby_removed(const char *name)
+{
+	SyncSetting s;
+	List	   *left;
+
+	sync_setting_lock();
+	if (!sync_setting_read(&s) || (!s.all && !name_listed(s.standbys, name)))
+		return;
+	if (!s.all)
+	{
+		ListCell   *lc;
+
+		foreach(lc, s.standbys)
+		{
+			if (strcmp(lfirst(lc), name) == 0)
+			{
+				s.standbys = foreach_delete_current(s.standbys, lc);
+				break;
+			}
+		}
+	}
+	left = sync_setting_members(&s);
+	if (s.num > list_length(left))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("standby \"%s\" is needed by the synchronous setting", name),
+				 errdetail("Commits wait for %d of the synchronous standbys; without \"%s\" %d would be left, and commits would wait for ever.",
+						   s.num, name, list_length(left)),
+				 errhint("Lower the number first with pgrepl_admin.set_synchronous(), or turn synchronous replication off with pgrepl_admin.set_synchronous(num => 0).")));
+	(void) sync_setting_store(&s);
+}
