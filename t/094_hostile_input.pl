@@ -262,6 +262,14 @@ my @rows = (
 	[ q{SELECT pgrepl_admin.remove_standby(NULL)}, '22004' ],
 	[ q{SELECT pgrepl_admin.remove_standby('regress_sb', NULL)}, '22004' ],
 	[ q{SELECT * FROM pgrepl_admin."check"('regress_sb')}, '42883' ],
+	# synchronous_fallback, and its setting (through ALTER SYSTEM, which
+	# checks the value before it writes postgresql.auto.conf)
+	[ q{SELECT * FROM pgrepl_admin.synchronous_fallback('regress_sb')}, '42883' ],
+	[ q{ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = '-1'}, '22023' ],
+	[ q{ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = 'off'}, '22023' ],
+	[ q{ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = '3 fortnights'}, '22023' ],
+	[ q{ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = '99999999999 s'}, '22023' ],
+	[ q{ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = E'1s\nsynchronous_standby_names = \'\''}, '22023' ],
 );
 cmp_ok(scalar(@rows), '>=', 80, 'the table has at least 80 hostile inputs');
 

@@ -101,6 +101,8 @@ my %objects = (
 	  [ 'superuser', q{SELECT pgrepl_admin.rotate_server_cert(ARRAY['bad host'])}, '22023' ],
 	'function pgrepl_admin.wal_position()' =>
 	  [ 'public', q{SELECT pgrepl_admin.wal_position() IS NOT NULL}, '00000' ],
+	'function pgrepl_admin.synchronous_fallback()' =>
+	  [ 'pg_monitor', q{SELECT count(*) FROM pgrepl_admin.synchronous_fallback()}, '00000' ],
 	'function pgrepl_admin.worker_status()' =>
 	  [ 'pg_monitor', q{SELECT count(*) FROM pgrepl_admin.worker_status()}, '00000' ],
 	'sequence pgrepl_admin.backup_history_id_seq' =>
