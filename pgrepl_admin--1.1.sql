@@ -154,7 +154,8 @@ CREATE FUNCTION @extschema@.replication_lag(
     OUT slot_safe_wal_size bigint,
     OUT slot_invalidation_reason text,
     OUT slot_inactive_since timestamptz,
-    OUT status text)
+    OUT status text,
+    OUT sync_role text)
 RETURNS SETOF record
 LANGUAGE plpgsql STABLE
 AS $fn$
@@ -219,6 +220,10 @@ BEGIN
             WHERE NOT sl.active AND sl.restart_lsn IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM @extschema@.standbys r WHERE r.slot_name = sl.slot_name)
         ),
+        named AS (
+            -- the standbys synchronous_standby_names names, as the server parsed it
+            SELECT pg_catalog.lower(m.standby_name) AS name FROM @extschema@.synchronous_members() m
+        ),
         measured AS (
             SELECT rows.*, here.*,
                    pg_catalog.pg_wal_lsn_diff(here.lsn, rows.replay_lsn) AS replay_bytes,
@@ -260,7 +265,15 @@ BEGIN
                    WHEN stalled THEN 'stalled'
                    WHEN replay_bytes > warn_bytes OR replay_interval > warn_time THEN 'lagging'
                    ELSE 'streaming'
-               END AS status
+               END AS status,
+               CASE
+                   WHEN kind = 'orphan' THEN NULL
+                   WHEN NOT EXISTS (SELECT 1 FROM named n
+                                    WHERE n.name = pg_catalog.lower(COALESCE(application_name, standby_name)))
+                   THEN 'async'
+                   WHEN kind = 'disconnected' THEN 'missing'
+                   ELSE sync_state
+               END AS sync_role
         FROM measured;
 END
 $fn$;
@@ -274,38 +287,10 @@ CREATE VIEW @extschema@.replication_lag AS
     SELECT * FROM @extschema@.replication_lag();
 
 COMMENT ON VIEW @extschema@.replication_lag IS
-'One row per connected walsender, per registered standby that is not connected, and per inactive slot holding WAL that no registered standby owns: positions, lags in bytes (numbers) and time (zero once caught up), slot retention and a status (streaming, catchup, lagging, stalled, disconnected, orphaned-slot).';
+'One row per connected walsender, per registered standby that is not connected, and per inactive slot holding WAL that no registered standby owns: positions, lags in bytes (numbers) and time (zero once caught up), slot retention, a status (streaming, catchup, lagging, stalled, disconnected, orphaned-slot) and the synchronous role (sync, quorum, potential, missing, async).';
 
 REVOKE ALL ON @extschema@.replication_lag FROM PUBLIC;
 GRANT SELECT ON @extschema@.replication_lag TO pg_monitor;
-
-CREATE VIEW @extschema@.standby_status AS
-SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
-       pg_catalog.pg_last_wal_receive_lsn() AS receive_lsn,
-       pg_catalog.pg_last_wal_replay_lsn() AS replay_lsn,
-       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(),
-                                  pg_catalog.pg_last_wal_replay_lsn()) AS receive_replay_lag_bytes,
-       pg_catalog.pg_last_xact_replay_timestamp() AS last_replay_at,
-       CASE WHEN pg_catalog.pg_is_in_recovery() THEN
-           CASE WHEN pg_catalog.pg_last_wal_replay_lsn() >= pg_catalog.pg_last_wal_receive_lsn()
-                THEN interval '0'
-                ELSE pg_catalog.now() - pg_catalog.pg_last_xact_replay_timestamp() END
-       END AS replay_delay,
-       w.status AS wal_receiver_status,
-       w.sender_host,
-       w.sender_port,
-       w.slot_name,
-       CASE WHEN w.conninfo ~ '(^| )sslmode=(require|verify-ca|verify-full)( |$)' THEN true
-            WHEN w.conninfo ~ '(^| )sslmode=disable( |$)' THEN false
-       END AS ssl
-FROM (SELECT 1) AS one
-LEFT JOIN pg_catalog.pg_stat_wal_receiver w ON true;
-
-COMMENT ON VIEW @extschema@.standby_status IS
-'One row on any server, meant for standbys: received and replayed positions and their distance, the last replayed transaction and the replay delay (zero once everything received is replayed), the WAL receiver and whether its connection must use TLS.';
-
-REVOKE ALL ON @extschema@.standby_status FROM PUBLIC;
-GRANT SELECT ON @extschema@.standby_status TO pg_monitor;
 
 ------------------------------------------------------------------------
 -- Certificates: a local CA, the server certificate, client certificates
@@ -846,6 +831,45 @@ CROSS JOIN @extschema@.synchronous_fallback() f;
 COMMENT ON VIEW @extschema@.synchronous_status IS
 'The synchronous setting in force and the one stored by set_synchronous(); one row per standby it names (one row with no standby when it is off): whether it is registered and connected, its sync_state (sync, quorum, potential, async), how many commits wait for synchronous standbys now and since when, and where the synchronous fallback stands (pgrepl_admin.synchronous_fallback_after: its state, since when, when it lowers the setting, the missing standbys, the position returning standbys must flush before the stored setting comes back).';
 
+CREATE VIEW @extschema@.standby_status AS
+SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
+       pg_catalog.pg_last_wal_receive_lsn() AS receive_lsn,
+       pg_catalog.pg_last_wal_replay_lsn() AS replay_lsn,
+       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(),
+                                  pg_catalog.pg_last_wal_replay_lsn()) AS receive_replay_lag_bytes,
+       pg_catalog.pg_last_xact_replay_timestamp() AS last_replay_at,
+       CASE WHEN pg_catalog.pg_is_in_recovery() THEN
+           CASE WHEN pg_catalog.pg_last_wal_replay_lsn() >= pg_catalog.pg_last_wal_receive_lsn()
+                THEN interval '0'
+                ELSE pg_catalog.now() - pg_catalog.pg_last_xact_replay_timestamp() END
+       END AS replay_delay,
+       w.status AS wal_receiver_status,
+       w.sender_host,
+       w.sender_port,
+       w.slot_name,
+       CASE WHEN w.conninfo ~ '(^| )sslmode=(require|verify-ca|verify-full)( |$)' THEN true
+            WHEN w.conninfo ~ '(^| )sslmode=disable( |$)' THEN false
+       END AS ssl,
+       -- whether the primary's stored choice (replicated here) names this
+       -- standby, known by the application_name it streams with
+       CASE WHEN pg_catalog.pg_is_in_recovery() THEN
+           COALESCE((SELECT s.num > 0 AND COALESCE(a.name = ANY (s.standbys),
+                                                   EXISTS (SELECT 1 FROM @extschema@.standbys r WHERE r.name = a.name))
+                     FROM @extschema@.synchronous_setting s), false)
+       END AS synchronous
+FROM (SELECT 1) AS one
+LEFT JOIN pg_catalog.pg_stat_wal_receiver w ON true
+LEFT JOIN LATERAL (
+    SELECT pg_catalog.lower(COALESCE(pg_catalog.substring(w.conninfo, '(?:^| )application_name=([^ ]+)'),
+                                     NULLIF(pg_catalog.current_setting('cluster_name'), ''))) AS name
+) a ON true;
+
+COMMENT ON VIEW @extschema@.standby_status IS
+'One row on any server, meant for standbys: received and replayed positions and their distance, the last replayed transaction and the replay delay (zero once everything received is replayed), the WAL receiver, whether its connection must use TLS, and whether the primary''s synchronous setting names this standby.';
+
+REVOKE ALL ON @extschema@.standby_status FROM PUBLIC;
+GRANT SELECT ON @extschema@.standby_status TO pg_monitor;
+
 REVOKE ALL ON FUNCTION @extschema@.set_synchronous(text[], integer, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.synchronous_members() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.synchronous_members() TO pg_monitor;
@@ -992,6 +1016,30 @@ SELECT 'synchronous_commit',
               current_setting('synchronous_commit'), current_setting('synchronous_standby_names')),
        CASE WHEN current_setting('synchronous_commit') = 'off'
             THEN 'Transactions are acknowledged before their WAL is flushed: a crash can lose the last ones. Set it to on unless that loss is accepted.' END
+UNION ALL
+SELECT 'synchronous',
+       CASE WHEN pg_is_in_recovery() OR x.num = 0 THEN 'ok'
+            WHEN x.waiting > 0 OR x.connected < x.num THEN 'error'
+            WHEN x.unregistered IS NOT NULL OR x.disconnected IS NOT NULL THEN 'warning'
+            ELSE 'ok' END,
+       CASE WHEN pg_is_in_recovery() THEN 'This server is a standby: its primary chooses the synchronous standbys.'
+            WHEN x.num = 0 THEN 'Synchronous replication is off: commits wait for no standby.'
+            ELSE format('synchronous_standby_names is ''%s'': commits wait for %s of %s named standby(s), %s connected%s%s%s.',
+                        x.setting, x.num, x.named, x.connected,
+                        COALESCE('; not registered: ' || x.unregistered, ''),
+                        COALESCE('; not connected: ' || x.disconnected, ''),
+                        CASE WHEN x.waiting > 0 THEN format('; %s commit(s) waiting since %s', x.waiting, x.since) ELSE '' END) END,
+       CASE WHEN pg_is_in_recovery() OR x.num = 0 THEN NULL
+            WHEN x.waiting > 0 OR x.connected < x.num
+            THEN 'Commits wait until enough of the named standbys confirm: start them, or choose others with pgrepl_admin.set_synchronous() (num => 0 turns synchronous replication off). See pgrepl_admin.synchronous_status.'
+            WHEN x.unregistered IS NOT NULL OR x.disconnected IS NOT NULL
+            THEN 'A named standby that is missing no longer counts toward num: start it, or name only registered standbys that stream with pgrepl_admin.set_synchronous().' END
+FROM (SELECT min(s.setting) AS setting, COALESCE(max(s.num), 0) AS num, count(s.standby_name) AS named,
+             count(*) FILTER (WHERE s.connected) AS connected,
+             string_agg(s.standby_name, ', ' ORDER BY s.priority) FILTER (WHERE s.standby_name IS NOT NULL AND NOT s.registered) AS unregistered,
+             string_agg(s.standby_name, ', ' ORDER BY s.priority) FILTER (WHERE s.standby_name IS NOT NULL AND NOT s.connected) AS disconnected,
+             max(s.waiting_commits) AS waiting, min(s.waiting_since) AS since
+      FROM @extschema@.synchronous_status s) x
 UNION ALL
 SELECT 'inactive_slots',
        CASE WHEN count(*) = 0 THEN 'ok'

@@ -53,16 +53,98 @@ sub wait_setting
 	return $primary->poll_query_until('postgres', "SELECT current_setting('synchronous_standby_names') = '$value'");
 }
 
-my %node = map { $_ => standby($_) } qw(a b c);
+# the three real standbys have names the syncrep grammar reads as keywords
+# or as a number unless quoted
+my %node = map { $_ => standby($_) } ('any', 'first', '1st');
+my $auto = $primary->data_dir . '/postgresql.auto.conf';
 
-# --- any 1: the server waits for one of them; each shows as quorum
-is(sql("SELECT pgrepl_admin.set_synchronous(ARRAY['a','b','c'], 1, 'any')"), 'ANY 1 (a, b, c)', 'set_synchronous returns the value it set');
-ok(wait_setting('ANY 1 (a, b, c)'), 'and the server runs with it after the call');
+# each named standby as name:sync_state:connected, in the setting's order
+sub status
+{
+	return sql("SELECT string_agg(standby_name || ':' || coalesce(sync_state, '-') || ':' || connected, ',' ORDER BY priority)
+		FROM pgrepl_admin.synchronous_status");
+}
+
+sub wait_status
+{
+	my ($want, $what) = @_;
+	my $ok = $primary->poll_query_until('postgres',
+		"SELECT string_agg(standby_name || ':' || coalesce(sync_state, '-') || ':' || connected, ',' ORDER BY priority) = '$want'
+		 FROM pgrepl_admin.synchronous_status");
+	ok($ok, $what) or diag(status());
+	return;
+}
+
+# --- any 1: the names round-trip, and the server counts each as quorum
+is(sql("SELECT pgrepl_admin.set_synchronous(ARRAY['any', 'first', '1st'], 1, 'any')"),
+	'ANY 1 ("any", "first", "1st")', 'set_synchronous returns the value it set, keywords and a digit-leading name quoted');
+ok(wait_setting('ANY 1 ("any", "first", "1st")'), 'the server runs with it once the call returned');
+like(slurp_file($auto), qr/^synchronous_standby_names = 'ANY 1 \("any", "first", "1st"\)'$/m,
+	'it is in postgresql.auto.conf');
 is(sql("SELECT standbys::text, num, method, value FROM pgrepl_admin.synchronous_setting"),
-	'{a,b,c}|1|any|ANY 1 (a, b, c)', 'the choice is stored');
+	'{any,first,1st}|1|any|ANY 1 ("any", "first", "1st")', 'the choice is stored');
+is(sql("SELECT string_agg(standby_name, ',' ORDER BY priority) FROM pgrepl_admin.synchronous_members()"),
+	'any,first,1st', 'the server parsed the three names exactly');
+wait_status('any:quorum:true,first:quorum:true,1st:quorum:true',
+	'synchronous_status: the three real standbys are quorum standbys, connected');
+is(sql("SELECT standby_name || ':' || sync_role FROM pgrepl_admin.replication_lag ORDER BY 1"),
+	'1st:quorum
+any:quorum
+first:quorum', 'replication_lag shows their synchronous role');
+is(sql("SELECT pgrepl_admin.set_synchronous(ARRAY['any', 'first', '1st'], 1, 'any')"),
+	'ANY 1 ("any", "first", "1st")', 'the same call again: the same value, no error');
+is($node{first}->safe_psql('postgres', 'SELECT synchronous FROM pgrepl_admin.standby_status'),
+	't', 'standby_status on a named standby says it is synchronous');
+
+# --- first: the priority order is honoured
+is(sql("SELECT pgrepl_admin.set_synchronous(ARRAY['1st', 'any', 'first'], 2, 'first')"),
+	'FIRST 2 ("1st", "any", "first")', 'FIRST 2 in the order given');
+wait_status('1st:sync:true,any:sync:true,first:potential:true', 'the first two are sync, the third potential');
+sql("SELECT pgrepl_admin.set_synchronous(ARRAY['first', '1st', 'any'], 1, 'first')");
+wait_status('first:sync:true,1st:potential:true,any:potential:true', 'FIRST 1 in another order: the new first is sync');
+
+# --- any 1 of all three: stop them all and a commit waits; start one and it returns
+is(sql("SELECT pgrepl_admin.set_synchronous(num => 1, method => 'any')"), 'ANY 1 ("1st", "any", "first")',
+	'NULL names every registered standby');
+wait_status('1st:quorum:true,any:quorum:true,first:quorum:true', 'all three are quorum standbys');
+$node{$_}->stop for keys %node;
+wait_status('1st:-:false,any:-:false,first:-:false', 'synchronous_status: none is connected');
+is(sql("SELECT status FROM pgrepl_admin.check() WHERE check_name = 'synchronous'"), 'error',
+	'check(): fewer standbys connected than commits wait for is an error');
+
+my ($out, $err) = ('', '');
+my $waiting = IPC::Run::start(
+	[ 'psql', '-XAtq', '-d', $primary->connstr('postgres'), '-c', 'INSERT INTO t VALUES (1) RETURNING n' ],
+	'>', \$out, '2>', \$err);
 ok($primary->poll_query_until('postgres',
-		"SELECT string_agg(standby_name || ':' || sync_state || ':' || connected, ',' ORDER BY priority) = 'a:quorum:true,b:quorum:true,c:quorum:true'
-		 FROM pgrepl_admin.synchronous_status"),
-	'synchronous_status shows the three as quorum standbys, connected');
+		"SELECT bool_and(waiting_commits = 1 AND waiting_since IS NOT NULL) FROM pgrepl_admin.synchronous_status"),
+	'the commit waits in SyncRep, seen in synchronous_status');
+like(sql("SELECT detail FROM pgrepl_admin.check() WHERE check_name = 'synchronous'"), qr/1 commit\(s\) waiting/,
+	'check() says a commit is waiting');
+is($out, '', 'the client has no answer yet');
+$node{'1st'}->start;
+$waiting->finish;
+is($out, "1\n", 'one standby back: the commit returns');
+is($node{'1st'}->safe_psql('postgres', 'SELECT count(*) FROM t WHERE n = 1'), '1', 'and that standby has the row');
+
+# --- set_synchronous(num => 0) releases commits waiting for standbys that are gone
+$node{'1st'}->stop;
+$waiting = IPC::Run::start(
+	[ 'psql', '-XAtq', '-d', $primary->connstr('postgres'), '-c', 'INSERT INTO t VALUES (2) RETURNING n' ],
+	'>', \$out, '2>', \$err);
+$out = '';
+ok($primary->poll_query_until('postgres',
+		"SELECT waiting_commits = 1 FROM pgrepl_admin.synchronous_status LIMIT 1"),
+	'with every standby stopped a commit waits again');
+is(sql("SELECT pgrepl_admin.set_synchronous(num => 0)"), '', 'set_synchronous(num => 0) returns while commits wait');
+$waiting->finish;
+is($out, "2\n", 'and the waiting commit returns');
+is(running(), '', 'synchronous replication is off');
+is(sql("SELECT setting || '|' || num || '|' || (standby_name IS NULL) FROM pgrepl_admin.synchronous_status"),
+	'|0|true', 'synchronous_status: one row, nobody named');
+is(sql("SELECT status FROM pgrepl_admin.check() WHERE check_name = 'synchronous'"), 'ok', 'check() is fine with it off');
+$node{$_}->start for keys %node;
+$primary->poll_query_until('postgres', "SELECT count(*) = 3 FROM pg_stat_replication WHERE state = 'streaming'")
+  or die 'standbys do not stream again';
 
 done_testing();
