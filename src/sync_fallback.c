@@ -399,8 +399,8 @@ end_fallback(void)
  *		so that a crash after ALTER SYSTEM is recognised at the next start.
  */
 static void
-lower_setting(const char *stored, const SyncValue *sv, const char *from, const char *to,
-	  List *senders, TimestampTz now)
+lower_setting(const char *stored, const SyncValue *sv, const char *from,
+			  const char *to, List *senders, TimestampTz now)
 {
 	List	   *missing = missing_members(sv, senders);
 	char	   *missing_text = missing ? name_list(missing) : NULL;
@@ -580,12 +580,22 @@ sync_fallback_run(void)
 		in_force = effective_in_force();
 	}
 
-	/* set_synchronous() during a fallback: the DBA's new choice stands */
+	/*
+	 * set_synchronous() or ALTER SYSTEM during a fallback: the DBA's new
+	 * choice stands
+	 */
 	if (fb.lowered && (stored == NULL || strcmp(stored, fb.stored) != 0))
 	{
 		ereport(LOG,
 				(errmsg("pgrepl_admin synchronous fallback ends: the stored synchronous setting changed to '%s'",
 						stored ? stored : "")));
+		end_fallback();
+	}
+	else if (fb.lowered && strcmp(in_force, fb.lowered_to) != 0)
+	{
+		ereport(LOG,
+				(errmsg("pgrepl_admin synchronous fallback ends: synchronous_standby_names was set to '%s' meanwhile",
+						in_force)));
 		end_fallback();
 	}
 

@@ -210,4 +210,18 @@ ok($s3->poll_query_until('postgres',
 is($s3->safe_psql('postgres', "SELECT current_setting('synchronous_standby_names')"),
 	'', 'and its synchronous_standby_names is lowered');
 
+# --- a new choice during a fallback ends it -------------------------------
+my $log3 = -s $s3->logfile;
+my $new = $s3->safe_psql('postgres',
+	"SELECT pgrepl_admin.set_synchronous(standbys => ARRAY['s1'], num => 1)");
+$s3->wait_for_log(qr/LOG:  pgrepl_admin synchronous fallback ends: the stored synchronous setting changed to '\Q$new\E'/,
+	$log3);
+ok(1, 'set_synchronous() during a fallback ends it, and the log says so');
+ok($s3->poll_query_until('postgres',
+		"SELECT fallback_state = 'active' AND stored_value = '$new' AND missing_standbys = '{s1}' FROM pgrepl_admin.synchronous_fallback()"),
+	'the new choice is watched: s1 missing, it falls back from it after the delay');
+is($s3->safe_psql('postgres',
+		"SELECT count(*) FROM pgrepl_admin.lag_history WHERE event = 'synchronous-fallback' AND event_detail LIKE '%from ''$new''%'"),
+	'1', 'lag_history records that fallback for s1 alone');
+
 done_testing();
