@@ -14,6 +14,7 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 use FindBin;
 use lib $FindBin::RealBin;
 use PgreplAdminTest;
@@ -146,5 +147,186 @@ is(sql("SELECT status FROM pgrepl_admin.check() WHERE check_name = 'synchronous'
 $node{$_}->start for keys %node;
 $primary->poll_query_until('postgres', "SELECT count(*) = 3 FROM pg_stat_replication WHERE state = 'streaming'")
   or die 'standbys do not stream again';
+
+# --- hostile input: refused with an error, nothing changed
+use Digest::SHA qw(sha256_hex);
+sql("SELECT pgrepl_admin.set_synchronous(ARRAY['1st', 'first'], 1, 'first')");
+ok(wait_setting('FIRST 1 ("1st", "first")'), 'a setting to keep');
+
+# what must not change: the file, the stored row, what a new session runs with
+sub state
+{
+	return join('|', sha256_hex(slurp_file($auto)),
+		sql("SELECT row(s.*)::text FROM pgrepl_admin.synchronous_setting s"), running());
+}
+my $before = state();
+my @hostile = (
+	[ q{ARRAY['a"b']}, qr/invalid standby name "a"b"/ ],
+	[ q{ARRAY['it''s']}, qr/invalid standby name "it's"/ ],
+	[ q{ARRAY['*']}, qr/invalid standby name "\*"/ ],
+	[ q{ARRAY['First']}, qr/invalid standby name "First"/ ],
+	[ q{ARRAY['any', NULL]}, qr/standbys must not contain NULL/ ],
+	[ q{'{}'::text[]}, qr/standbys must not be empty/ ],
+	[ q{'{{any},{first}}'::text[]}, qr/standbys must be a one-dimensional array/ ],
+	[ q{ARRAY['nosuch']}, qr/standby "nosuch" does not exist/ ],
+	[ q{ARRAY['any', 'any']}, qr/standby "any" is named twice/ ],
+	[ q{ARRAY['any', 'first'], num => 3}, qr/num 3 is more than the 2 standbys named/ ],
+	[ q{num => 4}, qr/num 4 is more than the 3 standbys named/ ],
+	[ q{num => -1}, qr/num must not be negative/ ],
+	[ q{method => 'quorum'}, qr/invalid method "quorum"/ ],
+	[ q{method => NULL}, qr/method must not be NULL/ ],
+	[ q{num => NULL}, qr/num must not be NULL/ ],
+	[ q{apply => NULL}, qr/apply must not be NULL/ ],);
+for my $case (@hostile)
+{
+	my ($args, $error) = @$case;
+	my ($rc, $stdout, $stderr) = $primary->psql('postgres', "SELECT pgrepl_admin.set_synchronous($args)");
+	like($stderr, qr/ERROR:  .*$error/, "set_synchronous($args) is refused");
+}
+is(state(), $before, 'none of them changed the file, the stored row or the running setting');
+is(sql("SELECT pgrepl_admin.set_synchronous(ARRAY['any'], apply => false)"), 'ANY 1 ("any")',
+	'apply => false shows the value');
+is(state(), $before, 'and changes nothing');
+
+# --- transactions: a rolled-back call, or one in a transaction that fails,
+# never reaches the file or the server
+sql("BEGIN; SELECT pgrepl_admin.set_synchronous(ARRAY['any'], 1); ROLLBACK");
+is(state(), $before, 'a rolled-back set_synchronous changes nothing');
+my ($rc) = $primary->psql('postgres', "BEGIN; SELECT pgrepl_admin.set_synchronous(ARRAY['any'], 1); SELECT 1/0; COMMIT");
+is(state(), $before, 'nor one whose transaction failed after it');
+
+# a commit that fails after the pre-commit write puts the file back and
+# reloads nothing: here postgres_fdw's pre-commit step, which runs after
+# ours (its callback was registered first), commits the remote side, where a
+# deferred constraint fails
+$primary->safe_psql('postgres', q{
+	CREATE EXTENSION postgres_fdw;
+	CREATE TABLE fdw_target (k int UNIQUE DEFERRABLE INITIALLY DEFERRED);
+	INSERT INTO fdw_target VALUES (1);
+} . "CREATE SERVER loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '" . $primary->host
+	. "', port '" . $primary->port . "', dbname 'postgres');" . q{
+	CREATE USER MAPPING FOR CURRENT_USER SERVER loopback;
+	CREATE FOREIGN TABLE fdw_remote (k int) SERVER loopback OPTIONS (table_name 'fdw_target');
+});
+my $mtime = (Time::HiRes::stat($auto))[9];
+my ($fdw_rc, $fdw_out, $fdw_err) = $primary->psql('postgres', q{
+	SELECT count(*) FROM fdw_remote;
+	BEGIN;
+	SELECT pgrepl_admin.set_synchronous(ARRAY['any'], 1);
+	INSERT INTO fdw_remote VALUES (1);
+	COMMIT;
+});
+like($fdw_err, qr/ERROR:  duplicate key value violates unique constraint "fdw_target_k_key"/,
+	'a transaction that called set_synchronous fails at commit, after its pre-commit work');
+isnt((Time::HiRes::stat($auto))[9], $mtime, 'postgresql.auto.conf was written at pre-commit (its modification time changed)');
+is(state(), $before, 'and put back as it was: the old setting is stored, in the file and running');
+unlike(slurp_file($primary->logfile), qr/could not put back postgresql\.auto\.conf/, 'with no complaint in the log');
+$primary->safe_psql('postgres', 'DROP SERVER loopback CASCADE; DROP TABLE fdw_target; DROP EXTENSION postgres_fdw');
+
+# --- add_standby(synchronous => true) and remove_standby() keep the setting
+# in step; these standbys never connect, so the statements below do not
+# wait for them
+sub lsql { return sql("SET synchronous_commit = local; $_[0]"); }
+sql('SELECT pgrepl_admin.set_synchronous(num => 0)');
+lsql("SELECT count(*) FROM pgrepl_admin.add_standby('select', '10.0.0.1/32', synchronous => true)");
+is(sql('SELECT value FROM pgrepl_admin.synchronous_setting'), 'ANY 1 (select)',
+	'add_standby(synchronous => true) with synchronous replication off: it becomes the one synchronous standby');
+ok(wait_setting('ANY 1 (select)'), 'and the server runs with it');
+is(sql("SELECT string_agg(standby_name, ',') FROM pgrepl_admin.synchronous_members()"), 'select',
+	'the SQL keyword is a plain name to the server');
+lsql("SELECT count(*) FROM pgrepl_admin.add_standby('x2', '10.0.0.2/32', synchronous => true)");
+is(sql('SELECT value FROM pgrepl_admin.synchronous_setting'), 'ANY 1 (select, x2)', 'a second one is added to the list');
+lsql("SELECT count(*) FROM pgrepl_admin.add_standby('x2', '10.0.0.2/32', synchronous => true)");
+is(sql('SELECT value FROM pgrepl_admin.synchronous_setting'), 'ANY 1 (select, x2)', 'the same call again changes nothing');
+lsql("SELECT count(*) FROM pgrepl_admin.add_standby('x3', '10.0.0.3/32')");
+is(sql('SELECT value FROM pgrepl_admin.synchronous_setting'), 'ANY 1 (select, x2)', 'one added without synchronous is not named');
+is(sql("SELECT standby_name || ':' || sync_role FROM pgrepl_admin.replication_lag WHERE standby_name IN ('select', 'x2', 'x3') ORDER BY 1"),
+	"select:missing\nx2:missing\nx3:async", 'replication_lag: named standbys that are not connected are missing');
+is(sql("SELECT status || ': ' || detail FROM pgrepl_admin.check() WHERE check_name = 'synchronous'"),
+	q{error: synchronous_standby_names is 'ANY 1 (select, x2)': commits wait for 1 of 2 named standby(s), 0 connected; not connected: select, x2.},
+	'check() flags a setting whose standbys are not connected');
+
+lsql("SELECT pgrepl_admin.set_synchronous(ARRAY['select', 'x2'], 2, 'first')");
+$before = state();
+my ($rc2, $o2, $e2) = $primary->psql('postgres', "SET synchronous_commit = local; SELECT pgrepl_admin.remove_standby('x2')");
+like($e2, qr/ERROR:  standby "x2" is needed by the synchronous setting/,
+	'remove_standby refuses to leave fewer named standbys than commits wait for');
+is(state() . sql("SELECT count(*) FROM pgrepl_admin.standbys WHERE name = 'x2'"), "${before}1", 'and changes nothing');
+lsql("SELECT pgrepl_admin.set_synchronous(ARRAY['select', 'x2'], 1, 'first')");
+is(lsql("SELECT pgrepl_admin.remove_standby('x2')"), 't', 'with num lowered first, it removes the standby');
+is(sql('SELECT standbys::text || value FROM pgrepl_admin.synchronous_setting'), '{select}FIRST 1 (select)',
+	'and the setting no longer names it');
+ok(wait_setting('FIRST 1 (select)'), 'nor does the server');
+
+# a setting that names every standby follows the registered standbys
+lsql('SELECT pgrepl_admin.set_synchronous(num => 1)');
+is(sql('SELECT value FROM pgrepl_admin.synchronous_setting'), 'ANY 1 ("1st", "any", "first", select, x3)',
+	'NULL names every registered standby');
+lsql("SELECT pgrepl_admin.remove_standby('x3')");
+is(sql('SELECT value FROM pgrepl_admin.synchronous_setting'), 'ANY 1 ("1st", "any", "first", select)',
+	'a removed standby leaves it');
+lsql('SELECT pgrepl_admin.set_synchronous(num => 0)');
+lsql("SELECT pgrepl_admin.remove_standby('select')");
+ok(wait_setting(''), 'off again');
+
+# --- durability: a write loop while the one named standby stops and starts;
+# no commit returns while it is away, and every row whose commit returned is
+# on it, read from its own WAL with the primary out of reach
+sql('CREATE TABLE d (n int PRIMARY KEY)');
+is(sql("SELECT pgrepl_admin.set_synchronous(ARRAY['first'], 1)"), 'ANY 1 ("first")', 'one named standby');
+wait_status('first:quorum:true', 'it is the quorum standby');
+my $committed = "$tmp/committed";
+my $stop = "$tmp/stop";
+my $conn = $primary->connstr('postgres');
+my $writer = IPC::Run::start([ 'bash', '-c',
+	qq{for i in \$(seq 1 1000000); do [ -e '$stop' ] && break; }
+	  . qq{psql -XAtq -d "$conn" -c "INSERT INTO d VALUES (\$i)" >/dev/null 2>&1 && echo \$i >> '$committed'; done} ]);
+
+sub rows_seen { return -e $committed ? scalar(() = slurp_file($committed) =~ /\n/g) : 0; }
+
+sub wait_rows
+{
+	my ($n) = @_;
+	for (my $i = 0; $i < 10 * $PostgreSQL::Test::Utils::timeout_default; $i++)
+	{
+		return 1 if rows_seen() >= $n;
+		usleep(100_000);
+	}
+	return 0;
+}
+
+for my $cycle (1 .. 3)
+{
+	ok(wait_rows(rows_seen() + 20), "cycle $cycle: commits return while the named standby streams");
+	$node{first}->stop($cycle == 2 ? 'immediate' : 'fast');
+	$node{any}->stop if $cycle == 1;
+	ok($primary->poll_query_until('postgres', 'SELECT waiting_commits = 1 FROM pgrepl_admin.synchronous_status'),
+		"cycle $cycle: with it stopped the next commit waits");
+	my $seen = rows_seen();
+	# the other standbys stream on; give the writer time to be wrong
+	$primary->poll_query_until('postgres', "SELECT now() - waiting_since > '1s' FROM pgrepl_admin.synchronous_status")
+	  or die 'no commit waits';
+	is(rows_seen(), $seen, "cycle $cycle: no commit returned while it was away");
+	$node{first}->start;
+	$node{any}->start if $cycle == 3;
+}
+ok(wait_rows(rows_seen() + 20), 'commits flow again');
+$node{first}->stop('immediate');
+ok($primary->poll_query_until('postgres', 'SELECT waiting_commits = 1 FROM pgrepl_admin.synchronous_status'),
+	'the named standby is gone for good: a commit waits');
+open(my $fh, '>', $stop) or die;
+close($fh);
+sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'SyncRep'");
+$writer->finish;
+my @rows = split /\n/, slurp_file($committed);
+cmp_ok(scalar(@rows), '>', 80, scalar(@rows) . ' commits returned during the loop');
+
+# the standby alone, with what it had flushed: every returned commit is there
+$node{first}->append_conf('postgresql.conf', "primary_conninfo = ''\n");
+$node{first}->start;
+my $list = join(',', @rows);
+ok($node{first}->poll_query_until('postgres', "SELECT count(*) = " . scalar(@rows) . " FROM d WHERE n IN ($list)"),
+	'every row whose commit returned is on the named standby, from its own WAL')
+  or diag($node{first}->safe_psql('postgres', "SELECT count(*) FROM d WHERE n IN ($list)"));
 
 done_testing();

@@ -270,6 +270,25 @@ my @rows = (
 	[ q{ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = '3 fortnights'}, '22023' ],
 	[ q{ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = '99999999999 s'}, '22023' ],
 	[ q{ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = E'1s\nsynchronous_standby_names = \'\''}, '22023' ],
+	# set_synchronous, synchronous_members, synchronous_status
+	[ q{SELECT pgrepl_admin.set_synchronous(ARRAY[NULL])}, '22004' ],
+	[ q{SELECT pgrepl_admin.set_synchronous(ARRAY['regress_sb', 'x"y'])}, '22023' ],
+	[ q{SELECT pgrepl_admin.set_synchronous(ARRAY['x'', ''y'])}, '22023' ],
+	[ q{SELECT pgrepl_admin.set_synchronous(ARRAY['*'])}, '22023' ],
+	[ q{SELECT pgrepl_admin.set_synchronous(ARRAY['Regress_sb'])}, '22023' ],
+	[ q{SELECT pgrepl_admin.set_synchronous('{}')}, '22023' ],
+	[ q{SELECT pgrepl_admin.set_synchronous('{{regress_sb}}')}, '2202E' ],
+	[ q{SELECT pgrepl_admin.set_synchronous(ARRAY['regress_nosuch'])}, '42704' ],
+	[ q{SELECT pgrepl_admin.set_synchronous(ARRAY['regress_sb', 'regress_sb'])}, '22023' ],
+	[ q{SELECT pgrepl_admin.set_synchronous(ARRAY['regress_sb'], 2)}, '22023' ],
+	[ q{SELECT pgrepl_admin.set_synchronous(num => -1)}, '22023' ],
+	[ q{SELECT pgrepl_admin.set_synchronous(method => 'all')}, '22023' ],
+	[ q{SELECT pgrepl_admin.set_synchronous(num => NULL)}, '22004' ],
+	[ q{SELECT pgrepl_admin.set_synchronous(method => NULL)}, '22004' ],
+	[ q{SELECT pgrepl_admin.set_synchronous(apply => NULL)}, '22004' ],
+	[ q{SELECT * FROM pgrepl_admin.add_standby('regress_new', '10.7.0.0/16', synchronous => NULL)}, '22004' ],
+	[ q{SELECT * FROM pgrepl_admin.synchronous_members('x')}, '42883' ],
+	[ q{DELETE FROM pgrepl_admin.synchronous_status}, '55000' ],
 );
 cmp_ok(scalar(@rows), '>=', 80, 'the table has at least 80 hostile inputs');
 

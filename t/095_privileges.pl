@@ -51,7 +51,7 @@ my $V = q{'regress_priv_victim'};    # a replication role
 my %objects = (
 	'function pgrepl_admin."check"()' =>
 	  [ 'pg_monitor-only', q{SELECT count(*) FROM pgrepl_admin."check"()}, '00000' ],
-	'function pgrepl_admin.add_standby(text,cidr,text,name,boolean)' => [
+	'function pgrepl_admin.add_standby(text,cidr,text,name,boolean,boolean)' => [
 		'superuser-only', q{SELECT * FROM pgrepl_admin.add_standby('Bad', '10.78.0.0/16')}, '22023',
 		q{SELECT * FROM pgrepl_admin.add_standby('regress_priv_sb', '10.78.0.0/16')} ],
 	'function pgrepl_admin.backup_abort(text)' =>
@@ -99,6 +99,11 @@ my %objects = (
 	  [ 'pg_monitor-only', q{SELECT count(*) FROM pgrepl_admin.replication_lag()}, '00000' ],
 	'function pgrepl_admin.rotate_server_cert(text[],interval,text,boolean)' =>
 	  [ 'superuser', q{SELECT pgrepl_admin.rotate_server_cert(ARRAY['bad host'])}, '22023' ],
+	'function pgrepl_admin.set_synchronous(text[],integer,text,boolean)' => [
+		'superuser-only', q{SELECT pgrepl_admin.set_synchronous(num => -1)}, '22023',
+		q{SELECT pgrepl_admin.set_synchronous(num => 0)} ],
+	'function pgrepl_admin.synchronous_members()' =>
+	  [ 'pg_monitor', q{SELECT count(*) FROM pgrepl_admin.synchronous_members()}, '00000' ],
 	'function pgrepl_admin.wal_position()' =>
 	  [ 'public', q{SELECT pgrepl_admin.wal_position() IS NOT NULL}, '00000' ],
 	'function pgrepl_admin.synchronous_fallback()' =>
@@ -117,6 +122,8 @@ my %objects = (
 	  [ 'pg_monitor', q{SELECT count(*) FROM pgrepl_admin.lag_history}, '00000' ],
 	'table pgrepl_admin.standbys' =>
 	  [ 'pg_monitor', q{SELECT count(*) FROM pgrepl_admin.standbys}, '00000' ],
+	'table pgrepl_admin.synchronous_setting' =>
+	  [ 'pg_monitor', q{SELECT count(*) FROM pgrepl_admin.synchronous_setting}, '00000' ],
 	'view pgrepl_admin.backups' =>
 	  [ 'pg_monitor-only', q{SELECT count(*) FROM pgrepl_admin.backups}, '00000' ],
 	'view pgrepl_admin.certificates' =>
@@ -127,6 +134,8 @@ my %objects = (
 	  [ 'pg_monitor-only', q{SELECT count(*) FROM pgrepl_admin.replication_lag}, '00000' ],
 	'view pgrepl_admin.standby_status' =>
 	  [ 'pg_monitor', q{SELECT count(*) FROM pgrepl_admin.standby_status}, '00000' ],
+	'view pgrepl_admin.synchronous_status' =>
+	  [ 'pg_monitor-only', q{SELECT count(*) FROM pgrepl_admin.synchronous_status}, '00000' ],
 	'view pgrepl_admin.worker_status' =>
 	  [ 'pg_monitor-only', q{SELECT count(*) FROM pgrepl_admin.worker_status}, '00000' ],
 );
