@@ -38,6 +38,8 @@ OBJS = \
 	src/sql_args.o \
 	src/sql_version.o \
 	src/standby.o \
+	src/sync_fallback.o \
+	src/sync_fallback_status.o \
 	src/sync_setting.o \
 	src/synchronous.o \
 	src/syncrep_text.o \

@@ -76,7 +76,9 @@ CREATE TABLE @extschema@.lag_history (
     slot_retained_bytes numeric,
     status              text NOT NULL,
     wal_lsn             pg_lsn NOT NULL,
-    replay_lsn          pg_lsn
+    replay_lsn          pg_lsn,
+    event               text,
+    event_detail        text
 );
 
 CREATE INDEX lag_history_standby_time_idx
@@ -103,6 +105,8 @@ COMMENT ON COLUMN @extschema@.lag_history.slot_retained_bytes IS 'Bytes of WAL t
 COMMENT ON COLUMN @extschema@.lag_history.status IS 'Status as in replication_lag (streaming, catchup, lagging, stalled, disconnected, orphaned-slot).';
 COMMENT ON COLUMN @extschema@.lag_history.wal_lsn IS 'The primary''s WAL position when the sample was taken.';
 COMMENT ON COLUMN @extschema@.lag_history.replay_lsn IS 'The standby''s replay position when the sample was taken.';
+COMMENT ON COLUMN @extschema@.lag_history.event IS 'NULL for a periodic sample; synchronous-fallback or synchronous-restore for a row written when the maintenance worker lowered synchronous_standby_names or put the stored setting back (one row per standby the stored setting names).';
+COMMENT ON COLUMN @extschema@.lag_history.event_detail IS 'What the event changed and why.';
 COMMENT ON INDEX @extschema@.lag_history_standby_time_idx IS 'Time-range queries per standby, and stall detection.';
 COMMENT ON INDEX @extschema@.lag_history_time_idx IS 'Pruning of old samples.';
 
@@ -716,6 +720,28 @@ REVOKE ALL ON @extschema@.standbys FROM PUBLIC;
 GRANT SELECT ON @extschema@.standbys TO pg_monitor;
 
 ------------------------------------------------------------------------
+-- Synchronous replication: the fallback when synchronous standbys are lost
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.synchronous_fallback(
+    OUT fallback_state text,
+    OUT fallback_since timestamptz,
+    OUT fallback_at timestamptz,
+    OUT missing_standbys text[],
+    OUT value_in_force text,
+    OUT stored_value text,
+    OUT restore_lsn pg_lsn)
+RETURNS record
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'synchronous_fallback';
+
+COMMENT ON FUNCTION @extschema@.synchronous_fallback() IS
+'Where the maintenance worker''s synchronous fallback (pgrepl_admin.synchronous_fallback_after) stands: its state, since when, when it lowers, the missing standbys, the value it keeps in force and the stored one, and the position returning standbys must flush before the stored setting comes back.';
+
+REVOKE ALL ON FUNCTION @extschema@.synchronous_fallback() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.synchronous_fallback() TO pg_monitor;
+
+------------------------------------------------------------------------
 -- Synchronous replication: the standbys commits wait for
 ------------------------------------------------------------------------
 
@@ -781,7 +807,12 @@ SELECT pg_catalog.current_setting('synchronous_standby_names') AS setting,
        r.pid IS NOT NULL AS connected,
        r.sync_state,
        w.waiting_commits,
-       w.waiting_since
+       w.waiting_since,
+       f.fallback_state,
+       f.fallback_since,
+       f.fallback_at,
+       f.missing_standbys,
+       f.restore_lsn AS fallback_restore_lsn
 FROM (SELECT 1) AS one
 LEFT JOIN @extschema@.synchronous_members() m ON true
 LEFT JOIN @extschema@.synchronous_setting s ON true
@@ -794,10 +825,11 @@ LEFT JOIN LATERAL (
     ORDER BY p.sync_state = 'async', p.sync_priority
     LIMIT 1
 ) r ON true
-CROSS JOIN waits w;
+CROSS JOIN waits w
+CROSS JOIN @extschema@.synchronous_fallback() f;
 
 COMMENT ON VIEW @extschema@.synchronous_status IS
-'The synchronous setting in force and the one stored by set_synchronous(); one row per standby it names (one row with no standby when it is off): whether it is registered and connected, its sync_state (sync, quorum, potential, async), and how many commits wait for synchronous standbys now and since when.';
+'The synchronous setting in force and the one stored by set_synchronous(); one row per standby it names (one row with no standby when it is off): whether it is registered and connected, its sync_state (sync, quorum, potential, async), how many commits wait for synchronous standbys now and since when, and where the synchronous fallback stands (pgrepl_admin.synchronous_fallback_after: its state, since when, when it lowers the setting, the missing standbys, the position returning standbys must flush before the stored setting comes back).';
 
 CREATE VIEW @extschema@.standby_status AS
 SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
@@ -1043,6 +1075,33 @@ SELECT 'standbys',
        CASE WHEN NOT pg_is_in_recovery() AND bool_or(l.status IN ('stalled', 'disconnected', 'lagging'))
             THEN 'Look at pgrepl_admin.replication_lag and the standbys'' logs.' END
 FROM (SELECT 1) one LEFT JOIN lag l ON l.status <> 'orphaned-slot'
+UNION ALL
+SELECT 'synchronous_fallback',
+       CASE WHEN f.fallback_state IN ('missing', 'active', 'catching-up') THEN 'warning' ELSE 'ok' END,
+       CASE f.fallback_state
+            WHEN 'active'
+            THEN format('Synchronous replication is lowered since %s, standby(s) %s missing: synchronous_standby_names is ''%s'' instead of the stored ''%s''.',
+                        f.fallback_since, COALESCE(NULLIF(array_to_string(f.missing_standbys, ', '), ''), 'of *'),
+                        f.value_in_force, f.stored_value)
+            WHEN 'catching-up'
+            THEN format('Synchronous replication is lowered since %s to ''%s''; the standbys are back and the stored ''%s'' returns once they have flushed up to %s.',
+                        f.fallback_since, f.value_in_force, f.stored_value, f.restore_lsn)
+            WHEN 'missing'
+            THEN format('Standby(s) %s of the stored synchronous setting ''%s'' missing since %s: commits wait for them until the fallback lowers the setting at %s.',
+                        COALESCE(NULLIF(array_to_string(f.missing_standbys, ', '), ''), 'of *'),
+                        f.stored_value, f.fallback_since, f.fallback_at)
+            WHEN 'off' THEN 'pgrepl_admin.synchronous_fallback_after is off: commits wait for missing synchronous standbys for as long as they are gone.'
+            WHEN 'ok' THEN format('The stored synchronous setting ''%s'' is in force and met.', f.stored_value)
+            WHEN 'idle' THEN 'No synchronous setting stored by set_synchronous() to fall back from.'
+            WHEN 'manual' THEN format('synchronous_standby_names (''%s'') is not the setting stored by set_synchronous() (''%s''): the fallback leaves it alone.',
+                                      f.value_in_force, f.stored_value)
+            WHEN 'standby' THEN 'This server is a standby: the fallback runs on the primary.'
+            ELSE format('The synchronous fallback is %s.', f.fallback_state) END,
+       CASE WHEN f.fallback_state IN ('active', 'catching-up')
+            THEN 'Commits no longer wait for the missing standbys: bring them back (runbook "Losing a synchronous standby"); the stored setting returns once they have caught up.'
+            WHEN f.fallback_state = 'missing'
+            THEN 'Bring the standbys back; see pgrepl_admin.synchronous_status.' END
+FROM @extschema@.synchronous_fallback() f
 UNION ALL
 SELECT 'password_encryption',
        CASE WHEN current_setting('password_encryption') = 'scram-sha-256' THEN 'ok' ELSE 'warning' END,

@@ -43,6 +43,9 @@ int			pgrepl_hba_position = PGREPL_HBA_POSITION_TOP;
 int			pgrepl_hba_check_interval = 60;
 char	   *pgrepl_primary_host = NULL;
 
+/* synchronous replication */
+int			pgrepl_synchronous_fallback_after = 0;
+
 static const struct config_enum_entry hba_position_options[] = {
 	{"top", PGREPL_HBA_POSITION_TOP, false},
 	{"bottom", PGREPL_HBA_POSITION_BOTTOM, false},
@@ -240,6 +243,19 @@ pgrepl_define_settings(void)
 							   PGC_SUSET,
 							   0,
 							   NULL, NULL, NULL);
+
+	/* --- synchronous replication --- */
+
+	DefineCustomIntVariable("pgrepl_admin.synchronous_fallback_after",
+							"How long fewer synchronous standbys than the stored setting asks for may be connected before the maintenance worker lowers synchronous_standby_names to those that are.",
+							"Zero (the default) turns the fallback off: commits then wait for missing synchronous standbys for as long as they are gone. "
+							"The fallback trades durability for availability.",
+							&pgrepl_synchronous_fallback_after,
+							0,
+							0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pgrepl_admin");
 }

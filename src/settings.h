@@ -65,6 +65,14 @@ extern int	pgrepl_hba_check_interval;
 /* pgrepl_admin.primary_host: host in add_standby's primary_conninfo; "" = host name */
 extern char *pgrepl_primary_host;
 
+/* --- synchronous replication --- */
+
+/*
+ * pgrepl_admin.synchronous_fallback_after, in milliseconds; 0 turns the
+ * fallback off (sync_fallback.c)
+ */
+extern int	pgrepl_synchronous_fallback_after;
+
 extern void pgrepl_define_settings(void);
 
 #endif							/* PGREPL_SETTINGS_H */

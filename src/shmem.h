@@ -46,11 +46,40 @@ typedef struct TaskStatus
 	char		last_error[PGREPL_ERROR_LEN];
 } TaskStatus;
 
+/* where the synchronous fallback stands (sync_fallback.c) */
+typedef enum SyncFallbackState
+{
+	SYNC_FALLBACK_UNKNOWN = 0,	/* the task has not run yet */
+	SYNC_FALLBACK_OFF,			/* synchronous_fallback_after is 0 */
+	SYNC_FALLBACK_IDLE,			/* no stored setting, or one asking for none */
+	SYNC_FALLBACK_MANUAL,		/* in force is not the stored setting */
+	SYNC_FALLBACK_OK,			/* enough named standbys are streaming */
+	SYNC_FALLBACK_MISSING,		/* too few, since "since" */
+	SYNC_FALLBACK_ACTIVE,		/* lowered, since "since" */
+	SYNC_FALLBACK_CATCHING_UP	/* lowered; enough are back, not caught up */
+} SyncFallbackState;
+
+/* long enough for the quoted names of dozens of standbys */
+#define PGREPL_SYNC_VALUE_LEN 2048
+
+typedef struct SyncFallbackStatus
+{
+	SyncFallbackState state;
+	TimestampTz since;			/* missing or lowered since; 0 otherwise */
+	TimestampTz fallback_at;	/* when missing: when it lowers */
+	uint64		restore_lsn;	/* catching up: the WAL position to reach */
+	int			nmissing;		/* named standbys not streaming */
+	char		missing[PGREPL_SYNC_VALUE_LEN]; /* their names, each NUL-ended */
+	char		in_force[PGREPL_SYNC_VALUE_LEN];	/* as the worker knows it */
+	char		stored[PGREPL_SYNC_VALUE_LEN];	/* set_synchronous's value */
+} SyncFallbackStatus;
+
 typedef struct PgreplShared
 {
 	LWLock	   *lock;			/* protects everything below */
 	pid_t		worker_pid;		/* 0 when the worker is not running */
 	TaskStatus	tasks[PGREPL_MAX_TASKS];
+	SyncFallbackStatus sync_fallback;
 } PgreplShared;
 
 /* NULL unless the library was loaded through shared_preload_libraries */

@@ -25,9 +25,23 @@ typedef struct MaintenanceTask
 	bool		runs_in_recovery;
 	/* current interval in seconds, from the task's setting; 0 = disabled */
 	int			(*interval_seconds) (void);
+	/*
+	 * or, for a task that must run more often than once a second, its
+	 * interval in milliseconds (when set, interval_seconds is not used)
+	 */
+	int			(*interval_ms) (void);
 	/* the work; runs in a transaction, SPI connected */
 	void		(*run) (void);
 } MaintenanceTask;
+
+/* a task's current interval in milliseconds; 0 = disabled */
+static inline long
+maintenance_task_interval_ms(const MaintenanceTask *task)
+{
+	if (task->interval_ms != NULL)
+		return task->interval_ms();
+	return task->interval_seconds() * 1000L;
+}
 
 /* every task, in a fixed order (task_registry.c) */
 extern const MaintenanceTask *const pgrepl_tasks[];

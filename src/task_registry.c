@@ -16,9 +16,12 @@
 #include "hba_sync.h"
 #include "lag_sample.h"
 #include "shmem.h"
+#include "sync_fallback.h"
 #include "task.h"
 
 const MaintenanceTask *const pgrepl_tasks[] = {
+	/* first: after a restart it puts the stored synchronous setting back */
+	&sync_fallback_task,
 	&lag_sample_task,
 	&cert_renew_task,
 	&backup_history_prune_task,

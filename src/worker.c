@@ -235,7 +235,7 @@ run_task(int i, MemoryContext loop_cxt)
 		status->consecutive_failures = 0;
 		status->last_error[0] = '\0';
 		next_run = TimestampTzPlusMilliseconds(started,
-											   task->interval_seconds() * 1000L);
+											   maintenance_task_interval_ms(task));
 	}
 	else
 	{
@@ -278,7 +278,7 @@ run_due_tasks(MemoryContext loop_cxt)
 		TimestampTz now = GetCurrentTimestamp();
 		long		until_due;
 
-		if (task->interval_seconds() <= 0)
+		if (maintenance_task_interval_ms(task) <= 0)
 		{
 			set_task_state(i, TASK_STATE_DISABLED, 0);
 			continue;
@@ -318,13 +318,13 @@ reschedule_after_reload(void)
 	for (int i = 0; i < pgrepl_task_count; i++)
 	{
 		TaskStatus *status = &pgrepl_shared->tasks[i];
-		int			interval = pgrepl_tasks[i]->interval_seconds();
+		long		interval = maintenance_task_interval_ms(pgrepl_tasks[i]);
 
 		if (status->state == TASK_STATE_SCHEDULED &&
 			status->consecutive_failures == 0 && status->last_run != 0 &&
 			interval > 0)
 			set_task_state(i, TASK_STATE_SCHEDULED,
-						   TimestampTzPlusMilliseconds(status->last_run, interval * 1000L));
+						   TimestampTzPlusMilliseconds(status->last_run, interval));
 	}
 }
 

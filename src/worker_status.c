@@ -78,7 +78,7 @@ worker_status(PG_FUNCTION_ARGS)
 		TaskStatus *status = &copy[i];
 		Datum		values[WORKER_STATUS_COLS] = {0};
 		bool		nulls[WORKER_STATUS_COLS] = {0};
-		int			interval = task->interval_seconds();
+		long		interval = maintenance_task_interval_ms(task);
 
 		values[0] = CStringGetTextDatum(task->name);
 		values[1] = CStringGetTextDatum(task->description);
@@ -87,7 +87,7 @@ worker_status(PG_FUNCTION_ARGS)
 		{
 			Interval   *iv = palloc0(sizeof(Interval));
 
-			iv->time = (int64) interval * USECS_PER_SEC;
+			iv->time = (int64) interval * 1000;
 			values[3] = IntervalPGetDatum(iv);
 		}
 		else

@@ -262,6 +262,14 @@ my @rows = (
 	[ q{SELECT pgrepl_admin.remove_standby(NULL)}, '22004' ],
 	[ q{SELECT pgrepl_admin.remove_standby('regress_sb', NULL)}, '22004' ],
 	[ q{SELECT * FROM pgrepl_admin."check"('regress_sb')}, '42883' ],
+	# synchronous_fallback, and its setting (through ALTER SYSTEM, which
+	# checks the value before it writes postgresql.auto.conf)
+	[ q{SELECT * FROM pgrepl_admin.synchronous_fallback('regress_sb')}, '42883' ],
+	[ q{ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = '-1'}, '22023' ],
+	[ q{ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = 'off'}, '22023' ],
+	[ q{ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = '3 fortnights'}, '22023' ],
+	[ q{ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = '99999999999 s'}, '22023' ],
+	[ q{ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = E'1s\nsynchronous_standby_names = \'\''}, '22023' ],
 	# set_synchronous, synchronous_members, synchronous_status
 	[ q{SELECT pgrepl_admin.set_synchronous(ARRAY[NULL])}, '22004' ],
 	[ q{SELECT pgrepl_admin.set_synchronous(ARRAY['regress_sb', 'x"y'])}, '22023' ],

@@ -106,6 +106,8 @@ my %objects = (
 	  [ 'pg_monitor', q{SELECT count(*) FROM pgrepl_admin.synchronous_members()}, '00000' ],
 	'function pgrepl_admin.wal_position()' =>
 	  [ 'public', q{SELECT pgrepl_admin.wal_position() IS NOT NULL}, '00000' ],
+	'function pgrepl_admin.synchronous_fallback()' =>
+	  [ 'pg_monitor', q{SELECT count(*) FROM pgrepl_admin.synchronous_fallback()}, '00000' ],
 	'function pgrepl_admin.worker_status()' =>
 	  [ 'pg_monitor', q{SELECT count(*) FROM pgrepl_admin.worker_status()}, '00000' ],
 	'sequence pgrepl_admin.backup_history_id_seq' =>
