@@ -37,6 +37,8 @@ packages=(
     debhelper dpkg-dev fakeroot   # make deb: the postgresql-NN-pgrepl-admin package
     man-db                        # tests only: man renders pgrepl_clone_standby's man page
     strace                        # tests only: what the clone syncs, a backup worker slowed down
+    iproute2 sudo                 # tests only: hosts in network namespaces (t/PgreplNetns.pm)
+    openssh-server openssh-client # tests only: the clone over ssh between those hosts
 )
 if [ "$host" -eq 1 ]; then
     packages+=(
@@ -63,5 +65,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     # never use it, and keep it from being created.
     mkdir -p /etc/postgresql-common/createcluster.d
     echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/pgrepl_admin-no-main.conf
+    # Nor do we want the system's sshd (or any other service) started: the
+    # tests run their own sshd inside a network namespace.
+    policy=/usr/sbin/policy-rc.d
+    made_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy"
+        chmod 755 "$policy"
+        made_policy=1
+        trap 'rm -f "$policy"' EXIT
+    fi
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -32,6 +32,23 @@ if [ "$(id -u)" -eq 0 ]; then
     dpkg -i "$deb" >/dev/null
     echo "+++ installed $(basename "$deb") +++"
     runner+=(env PGREPL_PACKAGE="$package")
+    # The hosts of t/PgreplNetns.pm are network namespaces, which only root
+    # can make: the tests get one root helper, through sudo, for as long as
+    # the suites run.  Its namespaces must be made here, so the tests that
+    # use them fail rather than skip.
+    netns_helper=/usr/local/sbin/pgrepl-test-netns
+    netns_sudoers=/etc/sudoers.d/pgrepl-test-netns
+    install -m 755 -o root -g root "$here/t/netns/pgrepl-test-netns" "$netns_helper"
+    printf 'Defaults!%s !use_pty, !requiretty\npostgres ALL=(root) NOPASSWD: %s\n' \
+        "$netns_helper" "$netns_helper" > "$netns_sudoers.tmp"
+    chmod 440 "$netns_sudoers.tmp"
+    visudo -cqf "$netns_sudoers.tmp"
+    mv "$netns_sudoers.tmp" "$netns_sudoers"
+    # sudo wants this machine's name to resolve (a chroot's /etc/hosts may
+    # not have it)
+    getent hosts "$(hostname)" >/dev/null || echo "127.0.1.1 $(hostname)" >> /etc/hosts
+    "$netns_helper" cleanup-all
+    runner+=(PGREPL_NETNS="$netns_helper" PGREPL_NETNS_REQUIRED=1)
 else
     runner=()
     make -C "$here" -s PG_CONFIG="$pg_config"
@@ -41,7 +58,15 @@ fi
 # The suites write results and clusters next to the sources: run them in a
 # copy the test user owns, so the checkout is left as it was.
 work=$(mktemp -d /tmp/pgrepl_admin_test.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+cleanup()
+{
+    rm -rf "$work"
+    if [ -n "${netns_helper:-}" ]; then
+        "$netns_helper" cleanup-all || true
+        rm -f "$netns_sudoers" "$netns_helper"
+    fi
+}
+trap cleanup EXIT
 tar -C "$here" --exclude=.git --exclude=./build-deb -cf - . | tar -C "$work" -xf -
 chmod 755 "$work"
 [ "$(id -u)" -eq 0 ] && chown -R postgres: "$work"

@@ -72,6 +72,12 @@ cleanup()
         fi
     done
     mounted=()
+    # and whatever the tests mounted inside a chroot (ip netns's /run/netns)
+    for c in "${chroots[@]}"; do
+        grep -oE " $c/[^ ]*" /proc/mounts | sort -r | while read -r m; do
+            umount -l "$m" || true
+        done
+    done
     if [ -z "${PGREPL_CHROOT_DIR:-}" ]; then
         for c in "${chroots[@]}"; do
             # never remove through a mount that is still there
@@ -157,6 +163,9 @@ for v in $versions; do
         dir=$(tail -1 "$out")
         rm -f "$out"
         chroots+=("$dir")
+        # the chroot's root is a private mount point of its own: ip netns
+        # (t/PgreplNetns.pm) mounts under /run/netns and needs it
+        mount --bind "$dir" "$dir" && mount --make-private "$dir" && mounted+=("$dir")
         mount --bind /dev "$dir/dev" && mounted+=("$dir/dev")
         mount -t proc proc "$dir/proc" && mounted+=("$dir/proc")
         mount -t tmpfs tmpfs "$dir/dev/shm" && mounted+=("$dir/dev/shm")
