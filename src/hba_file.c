@@ -788,11 +788,6 @@ bool
 hba_file_sync_now(void)
 {
 	List	   *rules;
-	char	   *old_text = NULL;
-	volatile bool differs = false;
-	List	   *want = NIL;
-	List	   *have;
-	ListCell   *lc;
 
 	if (!RecoveryInProgress() &&
 		!ConditionalLockRelationOid(hba_rules_relid(), ShareRowExclusiveLock))
@@ -801,6 +796,23 @@ hba_file_sync_now(void)
 	PushActiveSnapshot(GetLatestSnapshot());
 	rules = hba_file_read_rules();
 	PopActiveSnapshot();
+	return hba_file_sync_rules(rules);
+}
+
+/*
+ * hba_file_sync_rules
+ *		Bring the live file in line with these rules, as read from hba_rules
+ *		by hba_file_read_rules() (the caller holds the lock on a primary),
+ *		logging what differed.  Returns whether the file was rewritten.
+ */
+bool
+hba_file_sync_rules(List *rules)
+{
+	char	   *old_text = NULL;
+	volatile bool differs = false;
+	List	   *want = NIL;
+	List	   *have;
+	ListCell   *lc;
 
 	PG_TRY();
 	{
@@ -823,7 +835,7 @@ hba_file_sync_now(void)
 	ereport(LOG,
 			(errmsg("pgrepl_admin rewrote the managed block of \"%s\", which differed from pgrepl_admin.hba_rules",
 					HbaFileName),
-			 errdetail("Rules put back: %s; lines of other rules removed: %s.%s",
+			 errdetail("Rules written into the file: %s; lines of other rules removed: %s.%s",
 					   id_list_text(list_difference_int(want, have)),
 					   id_list_text(list_difference_int(have, want)),
 					   list_difference_int(want, have) == NIL && list_difference_int(have, want) == NIL ?

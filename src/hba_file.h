@@ -47,5 +47,6 @@ extern List *hba_file_parse_text(const char *text, size_t len);
 extern void hba_file_write_at_commit(bool reload_always);
 extern void hba_file_pre_commit(void);
 extern bool hba_file_sync_now(void);
+extern bool hba_file_sync_rules(List *rules);
 
 #endif							/* PGREPL_HBA_FILE_H */

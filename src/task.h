@@ -8,7 +8,10 @@
  * lists them all.  The scheduler in worker.c runs each task's run function
  * inside its own transaction with SPI connected and a snapshot pushed, so a
  * task is plain SQL-or-C work that may throw an ERROR: the scheduler
- * contains it, records it and retries with back-off.
+ * contains it, records it and retries with back-off.  A task may also
+ * poll, cheaply and outside any transaction, on a standby, to do work as
+ * soon as replay brings it rather than at its interval, and may ask to run
+ * first at promotion.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,6 +35,19 @@ typedef struct MaintenanceTask
 	int			(*interval_ms) (void);
 	/* the work; runs in a transaction, SPI connected */
 	void		(*run) (void);
+
+	/*
+	 * Optional, for a task that runs in recovery: on a standby the worker
+	 * calls poll() every TASK_POLL_MS, outside any transaction (so it must
+	 * be cheap and must not touch the database), unless the task is in
+	 * back-off after a failure.  When it returns true, follow() runs at
+	 * once, like run(), whatever the interval (also 0), and counts as a run
+	 * of the task without moving its next interval run.
+	 */
+	bool		(*poll) (void);
+	void		(*follow) (void);
+	/* true: run() runs as soon as the worker sees the server promoted, first */
+	bool		run_at_promotion;
 } MaintenanceTask;
 
 /* a task's current interval in milliseconds; 0 = disabled */
@@ -42,6 +58,9 @@ maintenance_task_interval_ms(const MaintenanceTask *task)
 		return task->interval_ms();
 	return task->interval_seconds() * 1000L;
 }
+
+/* how often the worker polls on a standby, and looks for its promotion */
+#define TASK_POLL_MS 1000
 
 /* every task, in a fixed order (task_registry.c) */
 extern const MaintenanceTask *const pgrepl_tasks[];

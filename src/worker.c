@@ -13,13 +13,17 @@
  *	  EXTENSION_RECHECK_MS);
  *	- runs each task that is due, in a transaction of its own; a task that
  *	  writes is held back while the server is in recovery and taken up as
- *	  soon as it is promoted;
+ *	  soon as it is promoted; a task that asks to run at promotion runs
+ *	  first then (hba_sync: the promoted server's pg_hba.conf is rendered
+ *	  before anything else);
  *	- sleeps on its latch until the next task is due.  Nothing wakes it
  *	  in between except a signal (SIGHUP reloads the settings, SIGTERM
  *	  ends it), the commit of a CREATE or ALTER EXTENSION in any session
  *	  (so that it takes up its tasks at once, not at its next look for
- *	  the extension) or, on a standby with a task held back, the check
- *	  for promotion every PROMOTION_RECHECK_MS.
+ *	  the extension) or, on a standby, its look every TASK_POLL_MS for
+ *	  promotion and at the tasks' polls (hba_sync: has replay moved?).
+ *	  That look takes no transaction: an idle standby costs one wake-up
+ *	  and a few reads of shared memory a second.
  *
  * A task that throws an ERROR does not take the worker down: the error is
  * logged and shown in pgrepl_admin.worker_status, and the task is retried
@@ -57,7 +61,6 @@
 #define WORKER_NAME "pgrepl_admin maintenance"
 #define RESTART_SECONDS 5
 #define EXTENSION_RECHECK_MS (5 * 1000)
-#define PROMOTION_RECHECK_MS (2 * 1000)
 #define RETRY_FIRST_MS (5 * 1000)
 #define RETRY_MAX_MS (10 * 60 * 1000)
 
@@ -82,6 +85,10 @@ pgrepl_register_maintenance_worker(void)
 }
 
 static object_access_hook_type prev_object_access_hook = NULL;
+/* tasks whose poll found work: their follow() runs in the next pass */
+static bool follow_due[PGREPL_MAX_TASKS];
+/* whether the last pass saw the server in recovery */
+static bool was_in_recovery = false;
 static bool wake_worker_at_commit = false;
 
 /*
@@ -200,30 +207,40 @@ retry_delay_ms(int failures)
 	return Min(delay, RETRY_MAX_MS);
 }
 
-/* BgwWorkFn for a task */
+/* BgwWorkFn for a task's run() */
 static void
 run_task_work(void *arg)
 {
 	((const MaintenanceTask *) arg)->run();
 }
 
+/* BgwWorkFn for a task's follow() */
+static void
+follow_task_work(void *arg)
+{
+	((const MaintenanceTask *) arg)->follow();
+}
+
 /*
  * run_task
- *		Run task i once in a transaction of its own and record the outcome.
- *		An ERROR is caught, logged and recorded; the task is then retried
- *		with back-off.  FATAL (e.g. SIGTERM) still ends the worker.
+ *		Run task i once in a transaction of its own, its run() or, with
+ *		follow, its follow(), and record the outcome.  An ERROR is caught,
+ *		logged and recorded; the task is then retried with back-off.  FATAL
+ *		(e.g. SIGTERM) still ends the worker.
  */
 static void
-run_task(int i, MemoryContext loop_cxt)
+run_task(int i, bool follow, MemoryContext loop_cxt)
 {
 	const MaintenanceTask *task = pgrepl_tasks[i];
 	TaskStatus *status = &pgrepl_shared->tasks[i];
 	TimestampTz started = GetCurrentTimestamp();
+	TimestampTz was_next_run = status->next_run;
 	ErrorData  *edata = NULL;
 	TimestampTz next_run;
 
 	set_task_state(i, TASK_STATE_RUNNING, 0);
-	edata = bgw_run_in_transaction(run_task_work, unconstify(MaintenanceTask *, task),
+	edata = bgw_run_in_transaction(follow ? follow_task_work : run_task_work,
+								   unconstify(MaintenanceTask *, task),
 								   task->name, loop_cxt);
 
 	LWLockAcquire(pgrepl_shared->lock, LW_EXCLUSIVE);
@@ -234,8 +251,9 @@ run_task(int i, MemoryContext loop_cxt)
 		status->outcome = TASK_OUTCOME_OK;
 		status->consecutive_failures = 0;
 		status->last_error[0] = '\0';
-		next_run = TimestampTzPlusMilliseconds(started,
-											   maintenance_task_interval_ms(task));
+		/* following replay does not move the interval's next run */
+		next_run = follow && was_next_run != 0 ? was_next_run :
+			TimestampTzPlusMilliseconds(started, maintenance_task_interval_ms(task));
 	}
 	else
 	{
@@ -264,12 +282,31 @@ run_task(int i, MemoryContext loop_cxt)
  * run_due_tasks
  *		Run every task whose time has come, bring the published states up
  *		to date, and return how long the worker may sleep (-1: until woken).
+ *		Just after a promotion, the tasks that run at promotion go first;
+ *		then, in recovery, those whose poll found work follow.
  */
 static long
 run_due_tasks(MemoryContext loop_cxt)
 {
 	bool		in_recovery = RecoveryInProgress();
 	long		sleep_ms = -1;
+
+	if (was_in_recovery && !in_recovery)
+	{
+		for (int i = 0; i < pgrepl_task_count; i++)
+		{
+			if (pgrepl_tasks[i]->run_at_promotion)
+				run_task(i, false, loop_cxt);
+		}
+	}
+	was_in_recovery = in_recovery;
+
+	for (int i = 0; i < pgrepl_task_count; i++)
+	{
+		if (follow_due[i] && in_recovery)
+			run_task(i, true, loop_cxt);
+		follow_due[i] = false;
+	}
 
 	for (int i = 0; i < pgrepl_task_count; i++)
 	{
@@ -285,8 +322,8 @@ run_due_tasks(MemoryContext loop_cxt)
 		}
 		if (in_recovery && !task->runs_in_recovery)
 		{
+			/* wait_for_work() looks for the promotion */
 			set_task_state(i, TASK_STATE_WAITING_PROMOTION, 0);
-			sleep_ms = (sleep_ms < 0) ? PROMOTION_RECHECK_MS : Min(sleep_ms, PROMOTION_RECHECK_MS);
 			continue;
 		}
 
@@ -296,7 +333,7 @@ run_due_tasks(MemoryContext loop_cxt)
 
 		if (status->next_run <= now)
 		{
-			run_task(i, loop_cxt);
+			run_task(i, false, loop_cxt);
 			now = GetCurrentTimestamp();
 		}
 
@@ -325,6 +362,73 @@ reschedule_after_reload(void)
 			interval > 0)
 			set_task_state(i, TASK_STATE_SCHEDULED,
 						   TimestampTzPlusMilliseconds(status->last_run, interval));
+	}
+}
+
+/*
+ * poll_tasks
+ *		On a standby, ask each task that polls and is not in back-off
+ *		whether replay brought it work, without a transaction, and mark
+ *		those that say so.  Returns whether the worker should make a pass
+ *		now: a task has work, or the server is no longer in recovery.
+ */
+static bool
+poll_tasks(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	bool		wake = false;
+
+	if (!RecoveryInProgress())
+		return true;
+	for (int i = 0; i < pgrepl_task_count; i++)
+	{
+		const MaintenanceTask *task = pgrepl_tasks[i];
+		TaskStatus *status = &pgrepl_shared->tasks[i];
+
+		if (task->poll == NULL || !task->runs_in_recovery)
+			continue;
+		if (status->consecutive_failures > 0 &&
+			now < TimestampTzPlusMilliseconds(status->last_run,
+											  retry_delay_ms(status->consecutive_failures)))
+			continue;
+		if (task->poll())
+			follow_due[i] = wake = true;
+	}
+	return wake;
+}
+
+/*
+ * wait_for_work
+ *		Sleep until sleep_ms have passed (-1: no limit) or the latch is set.
+ *		With polling, while the server is in recovery, look every
+ *		TASK_POLL_MS whether it was promoted or a task's poll found work,
+ *		and return early if so.
+ */
+static void
+wait_for_work(long sleep_ms, bool polling)
+{
+	TimestampTz until = sleep_ms < 0 ? 0 :
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), sleep_ms);
+
+	polling = polling && RecoveryInProgress();
+	for (;;)
+	{
+		long		wait_ms = -1;
+		int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
+		int			rc;
+
+		if (until != 0)
+			wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+		if (polling)
+			wait_ms = (wait_ms < 0) ? TASK_POLL_MS : Min(wait_ms, TASK_POLL_MS);
+		if (wait_ms >= 0)
+			events |= WL_TIMEOUT;
+		rc = WaitLatch(MyLatch, events, wait_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		if ((rc & WL_LATCH_SET) || (until != 0 && GetCurrentTimestamp() >= until))
+			return;
+		if (polling && poll_tasks())
+			return;
 	}
 }
 
@@ -375,7 +479,7 @@ pgrepl_maintenance_worker_main(Datum main_arg)
 	for (;;)
 	{
 		long		sleep_ms;
-		int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
+		bool		running;
 		char	   *version;
 
 		CHECK_FOR_INTERRUPTS();
@@ -388,7 +492,8 @@ pgrepl_maintenance_worker_main(Datum main_arg)
 
 		MemoryContextSwitchTo(loop_cxt);
 		version = installed_version(loop_cxt);
-		if (version != NULL && strcmp(version, PGREPL_VERSION) == 0)
+		running = version != NULL && strcmp(version, PGREPL_VERSION) == 0;
+		if (running)
 		{
 			if (waiting != WAITING_NOTHING)
 				ereport(LOG,
@@ -416,9 +521,6 @@ pgrepl_maintenance_worker_main(Datum main_arg)
 		}
 		MemoryContextReset(loop_cxt);
 
-		if (sleep_ms >= 0)
-			events |= WL_TIMEOUT;
-		(void) WaitLatch(MyLatch, events, sleep_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		wait_for_work(sleep_ms, running);
 	}
 }

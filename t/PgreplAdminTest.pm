@@ -26,10 +26,12 @@ our @EXPORT = qw(new_primary new_standby provisioned_standby task_status
 #                      them without streaming (wal_level minimal,
 #                      max_wal_senders 0, fsync off)
 #   conf      => text  more postgresql.conf lines
+#   node      => node  a node made but not initialized, e.g. on a network
+#                      host (PgreplNetns's node()), instead of a new one
 sub new_primary
 {
 	my ($name, %opts) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
+	my $node = $opts{node} // PostgreSQL::Test::Cluster->new($name);
 
 	$node->init(allows_streaming => $opts{streaming} // 1);
 	$node->append_conf('postgresql.conf',
