@@ -49,6 +49,7 @@
 
 #include "cert_ops.h"
 #include "cert_store.h"
+#include "cstring_list.h"
 #include "hba_file.h"
 #include "hba_sql.h"
 #include "home_database.h"
@@ -106,20 +107,6 @@ find_standby(const char *name)
 	return s;
 }
 
-/* Whether slot is in a list of slot names. */
-static bool
-slot_listed(List *slots, const char *slot)
-{
-	ListCell   *lc;
-
-	foreach(lc, slots)
-	{
-		if (strcmp(lfirst(lc), slot) == 0)
-			return true;
-	}
-	return false;
-}
-
 /*
  * slots_pre_commit
  *		Of the slots this transaction asked to drop: one whose standby was
@@ -144,13 +131,13 @@ slots_pre_commit(void)
 	{
 		const char *slot = lfirst(lc);
 
-		if (slot_listed(slots_to_create, slot))
+		if (cstring_listed(slots_to_create, slot))
 			(void) pgrepl_query_exec("SELECT pg_catalog.pg_drop_replication_slot(slot_name) "
 									 "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1::name "
 									 "AND EXISTS (SELECT FROM pgrepl_admin.standbys WHERE slot_name = $1::name)",
 									 1, &slot);
 		/* (a standby removed twice in the transaction is listed twice) */
-		if (!slot_listed(dropping, slot) &&
+		if (!cstring_listed(dropping, slot) &&
 			pgrepl_query_exec("SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = $1::name "
 							  "AND NOT EXISTS (SELECT FROM pgrepl_admin.standbys WHERE slot_name = $1::name)",
 							  1, &slot) > 0)
@@ -171,7 +158,7 @@ slots_pre_commit(void)
 							  "WHERE EXISTS (SELECT FROM pgrepl_admin.standbys WHERE slot_name = $1::name) "
 							  "AND NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = $1::name)",
 							  1, &slot) > 0 &&
-			!slot_listed(replaced, slot))
+			!cstring_listed(replaced, slot))
 		{
 			old = MemoryContextSwitchTo(TopTransactionContext);
 			slots_created = lappend(slots_created, (char *) slot);
@@ -299,7 +286,7 @@ check_new_slot(const char *slot)
 	int			used = 0;
 
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	if (SearchNamedReplicationSlot(slot, false) != NULL && !slot_listed(slots_to_drop, slot))
+	if (SearchNamedReplicationSlot(slot, false) != NULL && !cstring_listed(slots_to_drop, slot))
 	{
 		LWLockRelease(ReplicationSlotControlLock);
 		ereport(ERROR,

@@ -49,6 +49,7 @@
 #include "utils/snapmgr.h"
 #include "utils/varlena.h"
 
+#include "cstring_list.h"
 #include "durable_file.h"
 #include "server_config.h"
 #include "spi_query.h"
@@ -292,20 +293,6 @@ sync_setting_store(const SyncSetting *s)
 	return value;
 }
 
-/* Whether name is in a List of names. */
-static bool
-name_listed(List *names, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, names)
-	{
-		if (strcmp(lfirst(lc), name) == 0)
-			return true;
-	}
-	return false;
-}
-
 /*
  * sync_setting_standby_added
  *		add_standby() registered name (already in pgrepl_admin.standbys):
@@ -337,7 +324,7 @@ sync_setting_standby_added(const char *name, bool synchronous)
 					(errmsg("standby \"%s\" is a synchronous standby", name),
 					 errdetail("The synchronous setting names every registered standby.")));
 	}
-	else if (synchronous && !name_listed(s.standbys, name))
+	else if (synchronous && !cstring_listed(s.standbys, name))
 		s.standbys = lappend(s.standbys, pstrdup(name));
 	else
 		return;
@@ -357,7 +344,7 @@ sync_setting_standby_removed(const char *name)
 	List	   *left;
 
 	sync_setting_lock();
-	if (!sync_setting_read(&s) || (!s.all && !name_listed(s.standbys, name)))
+	if (!sync_setting_read(&s) || (!s.all && !cstring_listed(s.standbys, name)))
 		return;
 	if (!s.all)
 	{

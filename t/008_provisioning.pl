@@ -169,15 +169,7 @@ is($primary->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WH
 # slot: here postgres_fdw's own pre-commit step, which runs after ours,
 # commits the remote side, where a deferred constraint fails; the retry
 # then works
-$primary->safe_psql('postgres', q{
-	CREATE EXTENSION postgres_fdw;
-	CREATE TABLE fdw_target (k int UNIQUE DEFERRABLE INITIALLY DEFERRED);
-	INSERT INTO fdw_target VALUES (1);
-} . "CREATE SERVER loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '" . $primary->host
-	. "', port '" . $primary->port . "', dbname 'postgres');" . q{
-	CREATE USER MAPPING FOR CURRENT_USER SERVER loopback;
-	CREATE FOREIGN TABLE fdw_remote (k int) SERVER loopback OPTIONS (table_name 'fdw_target');
-});
+failing_remote_commit($primary);
 ($ret, $out, $err) = $primary->psql('postgres', q{
 	SELECT count(*) FROM fdw_remote;
 	BEGIN;

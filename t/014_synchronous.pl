@@ -199,15 +199,7 @@ is(state(), $before, 'nor one whose transaction failed after it');
 # reloads nothing: here postgres_fdw's pre-commit step, which runs after
 # ours (its callback was registered first), commits the remote side, where a
 # deferred constraint fails
-$primary->safe_psql('postgres', q{
-	CREATE EXTENSION postgres_fdw;
-	CREATE TABLE fdw_target (k int UNIQUE DEFERRABLE INITIALLY DEFERRED);
-	INSERT INTO fdw_target VALUES (1);
-} . "CREATE SERVER loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '" . $primary->host
-	. "', port '" . $primary->port . "', dbname 'postgres');" . q{
-	CREATE USER MAPPING FOR CURRENT_USER SERVER loopback;
-	CREATE FOREIGN TABLE fdw_remote (k int) SERVER loopback OPTIONS (table_name 'fdw_target');
-});
+failing_remote_commit($primary);
 my $mtime = (Time::HiRes::stat($auto))[9];
 my ($fdw_rc, $fdw_out, $fdw_err) = $primary->psql('postgres', q{
 	SELECT count(*) FROM fdw_remote;

@@ -17,7 +17,7 @@ use Test::More;
 
 our @EXPORT = qw(new_primary new_standby provisioned_standby task_status
   wait_for_task write_private_file tls_connstr set_hba in_backup_mode
-  store_key_files files_holding_key);
+  store_key_files files_holding_key failing_remote_commit);
 
 # new_primary($name, %opts): a started primary that allows streaming, with
 # pgrepl_admin in shared_preload_libraries.  Options:
@@ -184,6 +184,29 @@ sub files_holding_key
 		},
 		$dir);
 	return join(',', sort @found);
+}
+
+
+# failing_remote_commit($node): a foreign table fdw_remote (postgres_fdw, on
+# $node itself) whose remote commit fails once a row is inserted, since
+# fdw_target's deferred unique constraint already holds that row.
+# postgres_fdw's pre-commit step runs after pgrepl_admin's, so a transaction
+# that writes to fdw_remote fails after pgrepl_admin did its pre-commit work.
+# Read fdw_remote once in a session before the transaction: that registers
+# postgres_fdw's callback first.
+sub failing_remote_commit
+{
+	my ($node) = @_;
+	$node->safe_psql('postgres', q{
+		CREATE EXTENSION postgres_fdw;
+		CREATE TABLE fdw_target (k int UNIQUE DEFERRABLE INITIALLY DEFERRED);
+		INSERT INTO fdw_target VALUES (1);
+	} . "CREATE SERVER loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '" . $node->host
+		  . "', port '" . $node->port . "', dbname 'postgres');" . q{
+		CREATE USER MAPPING FOR CURRENT_USER SERVER loopback;
+		CREATE FOREIGN TABLE fdw_remote (k int) SERVER loopback OPTIONS (table_name 'fdw_target');
+	});
+	return;
 }
 
 1;
