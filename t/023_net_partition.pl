@@ -79,6 +79,16 @@ note("copy took ${copy_seconds}s for $base_bytes bytes of base/ alone; at 16 Mbi
 # (the shaper cannot pass more than its rate: a lower bound, not a guess)
 cmp_ok($copy_seconds + 1, '>=', $least, 'the copy took at least as long as 16 Mbit/s allow');
 $net->shape('standby', 'off');
+# a freshly cloned standby was registered (disconnected) before it ever
+# connected: its first connection is no return
+ok( $primary->poll_query_until('postgres',
+		"SELECT count(*) > 0 FROM pgrepl_admin.lag_history WHERE standby_name = 's1' AND status <> 'disconnected'"),
+	'lag_history has seen s1 connected');
+$primary->wait_for_log(qr/LOG:  standby "s1" is .*no longer disconnected/);
+my @first = grep { /LOG:  standby "s1" .*no longer disconnected/ } split /\n/, slurp_file($primary->logfile);
+note("the worker logged:\n" . join("\n", @first));
+is(scalar(@first), 1, 'the worker logged s1\'s first connection once');
+unlike($first[0] // '', qr/again/, 'and does not call it a return ("again")');
 
 # --- the standby's link cut for longer than wal_sender_timeout
 ok( $primary->poll_query_until('postgres',
