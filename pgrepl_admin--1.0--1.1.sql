@@ -737,3 +737,17 @@ SELECT 'maintenance_worker',
                   FROM @extschema@.worker_status w) END
 FROM (SELECT current_setting('shared_preload_libraries') ~ '(^|[\s,])pgrepl_admin([\s,]|$)' AS preloaded) p
 $$;
+
+-- Issue 16: a backup's lease, which pgrepl_clone_standby renews while it
+-- copies, so that a clone cut off from the primary lets the backup end soon
+CREATE FUNCTION @extschema@.backup_extend(
+    label text,
+    timeout interval)
+RETURNS timestamptz
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'backup_extend';
+
+COMMENT ON FUNCTION @extschema@.backup_extend(text, interval) IS
+'Moves the expiry of a running backup started with backup_start() to now + timeout (1 second to 100 years), from any session, and returns it: a lease that the copy renews while it runs, so that a copy cut off from the server lets the backup end soon.';
+
+REVOKE ALL ON FUNCTION @extschema@.backup_extend(text, interval) FROM PUBLIC;

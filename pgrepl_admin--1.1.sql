@@ -480,6 +480,16 @@ AS 'MODULE_PATHNAME', 'backup_abort';
 COMMENT ON FUNCTION @extschema@.backup_abort(text) IS
 'Aborts a backup started with backup_start(), from any session; false when no backup with that label is in progress.';
 
+CREATE FUNCTION @extschema@.backup_extend(
+    label text,
+    timeout interval)
+RETURNS timestamptz
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'backup_extend';
+
+COMMENT ON FUNCTION @extschema@.backup_extend(text, interval) IS
+'Moves the expiry of a running backup started with backup_start() to now + timeout (1 second to 100 years), from any session, and returns it: a lease that the copy renews while it runs, so that a copy cut off from the server lets the backup end soon.';
+
 CREATE FUNCTION @extschema@.backup_slots(
     OUT history_id bigint,
     OUT label text,
@@ -518,6 +528,7 @@ COMMENT ON VIEW @extschema@.backups IS
 REVOKE ALL ON FUNCTION @extschema@.backup_start(text, boolean, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.backup_stop(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.backup_abort(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.backup_extend(text, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.backup_slots() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.backup_slots() TO pg_monitor;
 REVOKE ALL ON @extschema@.backups FROM PUBLIC;

@@ -66,7 +66,16 @@ SELECT state, labelfile, error FROM pgrepl_admin.backup_history WHERE label = 'r
 SET pgrepl_admin.backup_timeout = '90min';
 SELECT pgrepl_admin.backup_start('regress_timeout') IS NOT NULL AS started;
 SELECT expires_at - started_at AS timeout FROM pgrepl_admin.backups WHERE label = 'regress_timeout';
+-- backup_extend moves a running backup's expiry to now + timeout, and returns it
+SELECT pgrepl_admin.backup_extend('regress_timeout', '2 hours') AS extended_to \gset
+SELECT expires_at = :'extended_to' AS returns_expiry,
+       expires_at - started_at BETWEEN '2 hours' AND '2 hours 1 minute' AS two_hours_from_now
+FROM pgrepl_admin.backups WHERE label = 'regress_timeout';
+SELECT pgrepl_admin.backup_extend('regress_timeout', '0.5 seconds');
+SELECT pgrepl_admin.backup_extend('regress_unknown', '1 hour');
+SELECT pgrepl_admin.backup_extend('regress_one', '1 hour');
 SELECT pgrepl_admin.backup_abort('regress_timeout');
+SELECT pgrepl_admin.backup_extend('regress_timeout', '1 hour');
 RESET pgrepl_admin.backup_timeout;
 
 -- at most pgrepl_admin.max_backups at once
@@ -106,6 +115,7 @@ SET ROLE regress_backup_user;
 SELECT pgrepl_admin.backup_start('regress_priv');
 SELECT * FROM pgrepl_admin.backup_stop('regress_one');
 SELECT pgrepl_admin.backup_abort('regress_one');
+SELECT pgrepl_admin.backup_extend('regress_one', '1 hour');
 SELECT count(*) FROM pgrepl_admin.backups;
 SELECT count(*) FROM pgrepl_admin.backup_history;
 SET ROLE regress_backup_monitor;

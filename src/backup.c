@@ -2,7 +2,8 @@
  *
  * backup.c
  *	  SQL face of the backups held by background workers: backup_start,
- *	  backup_stop, backup_abort, and backup_slots behind the backups view.
+ *	  backup_stop, backup_abort, backup_extend, and backup_slots behind the
+ *	  backups view.
  *
  * backup_start checks its arguments, takes a shared-memory slot for the
  * label (labels are unique among unfinished backups; at most
@@ -14,6 +15,9 @@
  * backup_start that fails, is cancelled or whose session ends (a FATAL:
  * pg_terminate_backend, its client gone) while it waits aborts the backup
  * it was starting, so that no way of going away leaves one running.
+ * backup_extend moves a running backup's expiry (a lease that its copier
+ * keeps renewing, so that a copier cut off from the server lets the backup
+ * end soon, at its expiry, without being able to say so).
  *
  *-------------------------------------------------------------------------
  */
@@ -46,6 +50,7 @@
 PG_FUNCTION_INFO_V1(backup_start);
 PG_FUNCTION_INFO_V1(backup_stop);
 PG_FUNCTION_INFO_V1(backup_abort);
+PG_FUNCTION_INFO_V1(backup_extend);
 PG_FUNCTION_INFO_V1(backup_slots);
 
 /*
@@ -81,15 +86,20 @@ label_arg(FunctionCallInfo fcinfo)
 	return label;
 }
 
-/* The timeout argument in seconds, or the setting's value when NULL. */
+/*
+ * timeout_arg
+ *		Argument n, a time-out, in seconds; the setting's value when NULL
+ *		and allow_null, else NULL is refused.
+ */
 static int64
-timeout_arg(FunctionCallInfo fcinfo)
+timeout_arg(FunctionCallInfo fcinfo, int n, bool allow_null)
 {
 	double		secs;
 
-	if (PG_ARGISNULL(2))
+	if (allow_null && PG_ARGISNULL(n))
 		return pgrepl_backup_timeout;
-	secs = pgrepl_interval_seconds(PG_GETARG_INTERVAL_P(2));
+	pgrepl_require_arg(fcinfo, n, "timeout");
+	secs = pgrepl_interval_seconds(PG_GETARG_INTERVAL_P(n));
 	if (secs < 1 || secs > MAX_TIMEOUT_SECONDS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -317,7 +327,7 @@ backup_start(PG_FUNCTION_ARGS)
 	label = label_arg(fcinfo);
 	pgrepl_require_arg(fcinfo, 1, "fast");
 	fast = PG_GETARG_BOOL(1);
-	timeout_secs = timeout_arg(fcinfo);
+	timeout_secs = timeout_arg(fcinfo, 2, true);
 	refuse_on_standby();
 
 	index = claim_slot(label, fast, timeout_secs, &generation);
@@ -536,6 +546,46 @@ backup_abort(PG_FUNCTION_ARGS)
 	ConditionVariableBroadcast(&backup_shared->changed);
 
 	PG_RETURN_BOOL(wait_for_slot(index, generation, true, NULL, &copy) == BACKUP_ABORTED);
+}
+
+/*
+ * backup_extend(label, timeout)
+ *		Move a running backup's expiry to now + timeout (1 second to 100
+ *		years, so never into the past), from any session; returns the new
+ *		expiry.  Under the slots' lock, as the worker's own claim of an
+ *		expired backup (claim_expiry in backup_worker.c): a backup whose
+ *		expiry the worker has seen pass is being aborted, and refused here,
+ *		so that an extension that returns always holds.  The worker is
+ *		woken to sleep until the new expiry.
+ */
+Datum
+backup_extend(PG_FUNCTION_ARGS)
+{
+	char	   *label;
+	int64		timeout_secs;
+	BackupSlot *slot;
+	TimestampTz expires_at;
+
+	pgrepl_require_sql_version();
+	pgrepl_require_home_database();
+	pgrepl_require_preload("pgrepl_admin.backup_extend");
+	label = label_arg(fcinfo);
+	timeout_secs = timeout_arg(fcinfo, 1, false);
+
+	slot = find_unfinished(label, "extend");
+	if (slot->state != BACKUP_RUNNING)
+	{
+		LWLockRelease(backup_shared->lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot extend backup \"%s\": it is still starting", label),
+				 errhint("Extend it once pgrepl_admin.backup_start() has returned.")));
+	}
+	expires_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_secs * 1000);
+	slot->expires_at = expires_at;
+	backup_slot_wake_worker(slot);
+	LWLockRelease(backup_shared->lock);
+	PG_RETURN_TIMESTAMPTZ(expires_at);
 }
 
 /* A timestamp column: NULL for 0, which means "none". */

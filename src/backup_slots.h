@@ -38,7 +38,8 @@ typedef enum BackupRequest
 	BACKUP_REQUEST_NONE = 0,
 	BACKUP_REQUEST_STOP,
 	BACKUP_REQUEST_ABORT,		/* backup_abort() */
-	BACKUP_REQUEST_ABANDON		/* backup_start()'s caller went away */
+	BACKUP_REQUEST_ABANDON,		/* backup_start()'s caller went away */
+	BACKUP_REQUEST_EXPIRE		/* the worker saw its expiry pass */
 } BackupRequest;
 
 typedef struct BackupSlot
@@ -55,7 +56,7 @@ typedef struct BackupSlot
 	XLogRecPtr	start_lsn;
 	XLogRecPtr	stop_lsn;
 	TimestampTz started_at;		/* when backup_start asked for it */
-	TimestampTz expires_at;		/* started_at + timeout */
+	TimestampTz expires_at;		/* started_at + timeout, or as extended */
 	TimestampTz stopped_at;		/* when it ended, however */
 	BackupRequest request;
 	bool		wait_for_archive;	/* for a stop request */

@@ -21,7 +21,8 @@
  *	  the request's SIGINT cuts short pg_backup_start's wait for its
  *	  checkpoint;
  *	- sleeps on its latch until a session asks it to stop or abort, or the
- *	  backup's expiry passes;
+ *	  backup's expiry passes (backup_extend moves it: the worker reads it
+ *	  from the slot each time it wakes);
  *	- on a stop request runs pg_backup_stop(wait_for_archive), hands the
  *	  label and tablespace map files to the asking session in a pinned
  *	  dynamic shared memory segment (they have no size bound), records them
@@ -445,6 +446,36 @@ backup_worker_exit(int code, Datum arg)
 }
 
 /*
+ * claim_expiry
+ *		Whether the backup's expiry has passed at now, as its slot says
+ *		under the lock; if so, mark it as being aborted, so that from then on
+ *		backup_extend (and backup_stop) refuse it rather than extend a
+ *		backup that ends anyway.  False when a session's request came
+ *		first: the caller's next look answers it.  Sets *expires_at to the
+ *		slot's expiry.
+ */
+static bool
+claim_expiry(TimestampTz now, TimestampTz *expires_at)
+{
+	BackupSlot *slot;
+	bool		expired = false;
+
+	LWLockAcquire(backup_shared->lock, LW_EXCLUSIVE);
+	slot = backup_slot_for(my_index, my_generation);
+	if (slot != NULL)
+	{
+		*expires_at = slot->expires_at;
+		if (slot->request == BACKUP_REQUEST_NONE && now >= slot->expires_at)
+		{
+			slot->request = BACKUP_REQUEST_EXPIRE;
+			expired = true;
+		}
+	}
+	LWLockRelease(backup_shared->lock);
+	return expired;
+}
+
+/*
  * hold
  *		Hold the running backup until a request, the expiry, SIGTERM or
  *		SIGINT ends it.  Never returns.
@@ -471,6 +502,8 @@ hold(BackupStep *step)
 			end_in_server();
 			elog(FATAL, "backup slot %d was taken while its backup ran", my_index);
 		}
+		/* (backup_extend may have moved the expiry; it is recorded at the end) */
+		step->slot.expires_at = now_slot.expires_at;
 
 		if (ProcDiePending)
 			finish(step, BACKUP_ABORTED, LOG,
@@ -486,7 +519,8 @@ hold(BackupStep *step)
 			stop(step);
 		}
 		now = GetCurrentTimestamp();
-		if (now >= step->slot.expires_at)
+		if (now >= step->slot.expires_at &&
+			claim_expiry(now, &step->slot.expires_at))
 			finish(step, BACKUP_ABORTED, WARNING,
 				   psprintf("not stopped before its time-out expired at %s",
 							timestamptz_to_str(step->slot.expires_at)));

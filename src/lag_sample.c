@@ -10,7 +10,9 @@
  * detection reads back.  Comparing each standby's new status with its
  * previous sample, the task logs one WARNING when a standby becomes
  * lagging, stalled or disconnected and one LOG when it recovers, and
- * nothing while a state holds.  Samples older than
+ * nothing while a state holds (a standby that connects for the first time,
+ * registered before it was cloned, is not said to be back "again").
+ * Samples older than
  * pgrepl_admin.lag_history_retention are pruned once a minute.  It writes,
  * so it runs on a primary only.
  * SQL is the clearest way to say it.
@@ -43,7 +45,11 @@ static const char *const insert_sample_sql =
 "         status, pgrepl_admin.wal_position(), replay_lsn "
 "  FROM pgrepl_admin.replication_lag "
 "  RETURNING standby_name, status, replay_lag_bytes, replay_lag::text) "
-"SELECT i.standby_name, i.status, p.status, i.replay_lag_bytes::text, i.replay_lag "
+"SELECT i.standby_name, i.status, p.status, i.replay_lag_bytes::text, i.replay_lag, "
+"       CASE WHEN p.status = 'disconnected' AND i.status <> 'disconnected' "
+"            THEN EXISTS (SELECT FROM pgrepl_admin.lag_history h "
+"                         WHERE h.standby_name = i.standby_name AND h.status <> 'disconnected') "
+"       END "
 "FROM ins i "
 "LEFT JOIN LATERAL (SELECT h.status FROM pgrepl_admin.lag_history h "
 "                   WHERE h.standby_name = i.standby_name "
@@ -72,7 +78,9 @@ is_problem(const char *status)
  * log_transitions
  *		One line per standby whose status changed into or out of a problem
  *		state since its previous sample.  Columns: standby_name, status,
- *		previous status, replay lag in bytes and in time.
+ *		previous status, replay lag in bytes and in time, and for one no
+ *		longer disconnected whether an earlier sample (the statement's
+ *		snapshot does not see the new ones) saw it connected.
  */
 static void
 log_transitions(void)
@@ -86,6 +94,7 @@ log_transitions(void)
 		char	   *previous = SPI_getvalue(tuple, desc, 3);
 		char	   *bytes = SPI_getvalue(tuple, desc, 4);
 		char	   *delay = SPI_getvalue(tuple, desc, 5);
+		char	   *seen_before = SPI_getvalue(tuple, desc, 6);
 
 		if (previous != NULL && strcmp(status, previous) == 0)
 			continue;
@@ -95,6 +104,10 @@ log_transitions(void)
 					 previous ? errdetail("It was %s; replay lag %s bytes, %s.", previous,
 										  bytes ? bytes : "unknown", delay ? delay : "unknown") : 0,
 					 errhint("See pgrepl_admin.replication_lag.")));
+		else if (seen_before != NULL && strcmp(seen_before, "f") == 0)
+			ereport(LOG,
+					(errmsg("standby \"%s\" is %s, no longer %s", name, status, previous),
+					 errdetail("No sample kept in pgrepl_admin.lag_history saw it connected before.")));
 		else if (is_problem(previous))
 			ereport(LOG,
 					(errmsg("standby \"%s\" is %s again, no longer %s", name, status, previous)));

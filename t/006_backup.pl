@@ -2,7 +2,8 @@
 # one psql session and stopped from another, with the data directory copied
 # in between while rows are written; a standby made from that copy reaches
 # consistency, streams and has the primary's data.  Then every other ending:
-# the time-out, the worker terminated and killed, the server stopped; each
+# the time-out (and a lease: the expiry moved with backup_extend), the
+# worker terminated and killed, the server stopped; each
 # leaves no backup running in the server (backup mode forces full-page
 # images even with full_page_writes = off, which is how the tests see it)
 # and a truthful state in the backups view.  Also: a standby refuses to
@@ -150,6 +151,47 @@ is($primary->safe_psql('postgres', "SELECT state FROM pgrepl_admin.backup_histor
 	'aborted', 'backup_history says aborted');
 $rc = $primary->psql('postgres', "SELECT * FROM pgrepl_admin.backup_stop('tap_timeout')", stderr => \$err);
 like($err, qr/backup "tap_timeout" is not in progress/, 'it can no longer be stopped');
+
+# --- a lease: backup_extend moves a running backup's expiry
+$primary->safe_psql('postgres', "SELECT pgrepl_admin.backup_start('tap_lease', timeout => '3 seconds')");
+my $first_expiry = backup_row($primary, 'tap_lease', 'expires_at');
+my $extended = $primary->safe_psql('postgres', "SELECT pgrepl_admin.backup_extend('tap_lease', '1 hour')");
+is(backup_row($primary, 'tap_lease', 'expires_at'), $extended, 'backup_extend returns the expiry the backups view shows');
+is( $primary->safe_psql('postgres',
+		"SELECT '$extended'::timestamptz BETWEEN clock_timestamp() + interval '59 minutes' AND clock_timestamp() + interval '1 hour'"),
+	't', 'an hour from now');
+# past the expiry backup_start gave it (and a second for the worker), it runs
+$primary->poll_query_until('postgres', "SELECT clock_timestamp() > '$first_expiry'::timestamptz + interval '2 seconds'")
+  or die 'the clock did not pass the first expiry';
+is(backup_row($primary, 'tap_lease', 'state'), 'running', 'the extended backup outlives its first time-out');
+is(in_backup_mode($primary), 1, 'and the server is still in backup mode');
+# refused: unknown label, bad interval; the expiry stays
+$rc = $primary->psql('postgres', "SELECT pgrepl_admin.backup_extend('tap_nosuch', '1 hour')", stderr => \$err);
+like($err, qr/ERROR:  no backup with label "tap_nosuch" is in progress/, 'an unknown label is refused');
+$rc = $primary->psql('postgres', "SELECT pgrepl_admin.backup_extend('tap_timeout', '1 hour')", stderr => \$err);
+like($err, qr/ERROR:  backup "tap_timeout" is not in progress
+DETAIL:  It ended as aborted at /,
+	'so is a backup that ended, saying how');
+for my $bad ('0', '-5 minutes', '0.5 seconds', '101 years')
+{
+	$rc = $primary->psql('postgres', "SELECT pgrepl_admin.backup_extend('tap_lease', '$bad')", stderr => \$err);
+	like($err, qr/ERROR:  timeout must be between 1 second and 100 years/, "a timeout of '$bad' is refused");
+}
+is(backup_row($primary, 'tap_lease', 'expires_at'), $extended, 'the refused calls left the expiry as it was');
+# shortened to a lease nobody renews: it expires, and is recorded so
+my $short = $primary->safe_psql('postgres', "SELECT pgrepl_admin.backup_extend('tap_lease', '2 seconds')");
+$primary->poll_query_until('postgres', "SELECT state = 'aborted' FROM pgrepl_admin.backups WHERE label = 'tap_lease'")
+  or die 'the lease did not expire';
+like(backup_row($primary, 'tap_lease', "(expires_at = '$short') || ' ' || error"),
+	qr/^true not stopped before its time-out expired at /,
+	'a lease not renewed expires: the view says so, with the extended expiry');
+like(slurp_file($primary->logfile),
+	qr/WARNING:  pgrepl_admin backup "tap_lease" aborted: not stopped before its time-out/,
+	'the worker logged why');
+is( $primary->safe_psql('postgres',
+		"SELECT state || ' ' || (expires_at = '$short') FROM pgrepl_admin.backup_history WHERE label = 'tap_lease'"),
+	'aborted true', 'backup_history records it aborted, with the extended expiry');
+is(in_backup_mode($primary), 0, 'the server left backup mode');
 
 # --- the worker terminated (SIGTERM)
 $primary->safe_psql('postgres', "SELECT pgrepl_admin.backup_start('tap_term')");
@@ -327,7 +369,7 @@ my $maint = task_status($primary, 'backup_history_prune', 'worker_pid');
 $primary->safe_psql('postgres', "SELECT pg_terminate_backend($maint)");
 wait_for_task($primary, 'backup_history_prune', "last_run > '$before' AND last_outcome = 'ok'");
 is($primary->safe_psql('postgres', "SELECT string_agg(DISTINCT label, ',' ORDER BY label) FROM pgrepl_admin.backup_history"),
-	'tap_abandoned,tap_cancel,tap_copy,tap_kill,tap_shutdown,tap_starting,tap_term,tap_term_starting', 'rows older than the retention are pruned, the others kept');
+	'tap_abandoned,tap_cancel,tap_copy,tap_kill,tap_lease,tap_shutdown,tap_starting,tap_term,tap_term_starting', 'rows older than the retention are pruned, the others kept');
 
 $primary->stop;
 done_testing();

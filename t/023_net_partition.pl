@@ -6,12 +6,14 @@
 # retained bytes grow while the primary writes, lag_history records it,
 # the maintenance worker logs one WARNING; the link back, the standby
 # reconnects by itself and streams again with zero lag, and the worker logs
-# one LOG line.  A partition in the middle of a clone: the command fails
-# within its --io-timeout instead of hanging, says the primary could not be
+# one LOG line (and its first connection, after the clone, is not called a
+# return).  A partition in the middle of a clone: the command fails within
+# its --io-timeout instead of hanging, says the primary could not be
 # reached to abort the backup, and leaves a target that says it is not
-# usable and that PostgreSQL refuses to start; once the link is back, a
-# re-run aborts (and so records) the backup the failed run left, and
-# finishes the standby.
+# usable and that PostgreSQL refuses to start; with the link still down,
+# the backup's lease (3 x --io-timeout, which the command no longer
+# extends) runs out and the primary ends and records the backup by itself;
+# once the link is back, a re-run finishes the standby.
 
 use strict;
 use warnings;
@@ -25,10 +27,13 @@ use lib $FindBin::RealBin;
 use PgreplAdminTest;
 use PgreplNetClone;
 
+# (full_page_writes = off makes backup mode visible: only a running backup
+# then forces full-page images, which in_backup_mode looks for)
 my $pair = PgreplNetClone->new('part',
-	conf => "wal_sender_timeout = '5s'\npgrepl_admin.lag_sample_interval = 1\n");
+	conf => "wal_sender_timeout = '5s'\npgrepl_admin.lag_sample_interval = 1\nfull_page_writes = off\n");
 my ($net, $primary, $tmp) = @$pair{qw(net primary tmp)};
 $primary->safe_psql('postgres', q{
+	CREATE TABLE probe AS SELECT g AS n FROM generate_series(1, 2000) g;
 	CREATE TABLE accounts (id bigserial PRIMARY KEY, val text NOT NULL);
 	INSERT INTO accounts (val) SELECT md5(g::text) FROM generate_series(1, 10000) g;
 	CHECKPOINT;
@@ -74,6 +79,16 @@ note("copy took ${copy_seconds}s for $base_bytes bytes of base/ alone; at 16 Mbi
 # (the shaper cannot pass more than its rate: a lower bound, not a guess)
 cmp_ok($copy_seconds + 1, '>=', $least, 'the copy took at least as long as 16 Mbit/s allow');
 $net->shape('standby', 'off');
+# a freshly cloned standby was registered (disconnected) before it ever
+# connected: its first connection is no return
+ok( $primary->poll_query_until('postgres',
+		"SELECT count(*) > 0 FROM pgrepl_admin.lag_history WHERE standby_name = 's1' AND status <> 'disconnected'"),
+	'lag_history has seen s1 connected');
+$primary->wait_for_log(qr/LOG:  standby "s1" is .*no longer disconnected/);
+my @first = grep { /LOG:  standby "s1" .*no longer disconnected/ } split /\n/, slurp_file($primary->logfile);
+note("the worker logged:\n" . join("\n", @first));
+is(scalar(@first), 1, 'the worker logged s1\'s first connection once');
+unlike($first[0] // '', qr/again/, 'and does not call it a return ("again")');
 
 # --- the standby's link cut for longer than wal_sender_timeout
 ok( $primary->poll_query_until('postgres',
@@ -139,14 +154,22 @@ my $h = do
 	local $ENV{PGCONNECT_TIMEOUT} = 5;
 	$pair->start_clone($s2, \$out, \$err, '--io-timeout' => 5, '--start', @standby_settings);
 };
-# the copy under way: a few megabytes in the target
+# the copy under way: a few megabytes in the target, and the backup's lease
+# (15 s from backup_start) renewed at least once
+my $renewed = "SELECT count(*) = 1 FROM pgrepl_admin.backups
+	WHERE label LIKE 'pgrepl_clone_standby s2 %' AND state = 'running'
+	  AND expires_at > started_at + interval '15 seconds'";
 my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-while ($h->pumpable && bytes($target) < 4_000_000 && time < $deadline)
+while ($h->pumpable
+	&& (bytes($target) < 4_000_000 || $primary->safe_psql('postgres', $renewed) ne 't')
+	&& time < $deadline)
 {
 	$h->pump_nb;
 	select(undef, undef, undef, 0.1);    # the next look
 }
 cmp_ok(bytes($target), '>=', 4_000_000, 'the clone of s2 is copying');
+is($primary->safe_psql('postgres', $renewed), 't', 'and renews its backup\'s lease (3 x --io-timeout) meanwhile');
+my $cut_at = $primary->safe_psql('postgres', 'SELECT now()');
 $net->link('standby', 'down');
 $h->finish;
 $rc = $? >> 8;
@@ -168,17 +191,31 @@ my ($try_rc, $try_out, $try_err) =
   $net->run('standby', 'pg_ctl', '-D', $target, '-l', "$tmp/s2_try.log", '-w', '-t', '60', 'start');
 isnt($try_rc, 0, 'pg_ctl refuses to start it');
 like($try_out . $try_err, qr/is not a database cluster directory/, 'it is no database cluster directory');
-is( $primary->safe_psql('postgres',
-		"SELECT state FROM pgrepl_admin.backups WHERE label LIKE 'pgrepl_clone_standby s2 %'"),
-	'running', 'its backup still runs on the primary, which the command could not reach');
 
-# --- the link back: a re-run aborts that backup and finishes the standby
+# --- the link still down: the primary ends the backup by itself once its
+# lease (3 x --io-timeout = 15 s after the last extension, at the latest
+# when the link went down) runs out
+ok( $primary->poll_query_until('postgres',
+		"SELECT state <> 'running' FROM pgrepl_admin.backups WHERE label LIKE 'pgrepl_clone_standby s2 %'"),
+	'with the link still down, the backup of the failed clone ends on the primary by itself');
+like( $primary->safe_psql('postgres',
+		"SELECT state || ': ' || error FROM pgrepl_admin.backups WHERE label LIKE 'pgrepl_clone_standby s2 %'"),
+	qr/^aborted: not stopped before its time-out expired at /, 'the backups view says its lease expired');
+is( $primary->safe_psql('postgres',
+		"SELECT state FROM pgrepl_admin.backup_history WHERE label LIKE 'pgrepl_clone_standby s2 %'"),
+	'aborted', 'backup_history records it aborted');
+is( $primary->safe_psql('postgres',
+		"SELECT stopped_at < '$cut_at'::timestamptz + interval '25 seconds' FROM pgrepl_admin.backups
+		 WHERE label LIKE 'pgrepl_clone_standby s2 %'"),
+	't', 'within 3 x --io-timeout of the cut (plus a few seconds), not at --backup-timeout');
+is(in_backup_mode($primary), 0, 'the server left backup mode');
+
+# --- the link back: a re-run finishes the standby
 $net->link('standby', 'up');
 $net->shape('standby', 'off');
 ($rc, $out, $err) = $pair->run_clone($s2, '--io-timeout' => 5, '--start', @standby_settings);
 is($rc, 0, 'link back: the re-run succeeds');
-like($out, qr/aborted backup "pgrepl_clone_standby s2 [^"]*" left running by an earlier run/,
-	'it aborted the backup the failed run left');
+unlike($out, qr/left running by an earlier run/, 'it found no backup left running to abort');
 like($out, qr/keeping the password of the existing copy/,
 	'with the password the failed run kept in the target');
 like($out, qr/update of an existing copy/, 'it completed the partial copy');

@@ -56,6 +56,8 @@ my %objects = (
 		q{SELECT * FROM pgrepl_admin.add_standby('regress_priv_sb', '10.78.0.0/16')} ],
 	'function pgrepl_admin.backup_abort(text)' =>
 	  [ 'superuser', q{SELECT pgrepl_admin.backup_abort('regress_nosuch')}, '00000' ],
+	'function pgrepl_admin.backup_extend(text,interval)' =>
+	  [ 'superuser', q{SELECT pgrepl_admin.backup_extend('regress_nosuch', '1 minute')}, '42704' ],
 	'function pgrepl_admin.backup_slots()' =>
 	  [ 'pg_monitor', q{SELECT count(*) FROM pgrepl_admin.backup_slots()}, '00000' ],
 	'function pgrepl_admin.backup_start(text,boolean,interval)' =>
