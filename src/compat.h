@@ -138,6 +138,20 @@ pgrepl_guc_context(const char *name)
 }
 
 /*
+ * synchronous_standby_names parsed as the server parses it: its check hook
+ * is declared in utils/guc_hooks.h from 16 (replication/syncrep.h before),
+ * and the parsed "extra" it returns is freed with guc_free() from 16, with
+ * free() before.
+ */
+#if PG_VERSION_NUM >= 160000
+#include "utils/guc_hooks.h"
+#define pgrepl_guc_extra_free(extra) guc_free(extra)
+#else
+#include "replication/syncrep.h"
+#define pgrepl_guc_extra_free(extra) free(extra)
+#endif
+
+/*
  * Tokenizing pg_hba.conf text with the server's tokenize_auth_file().
  *
  * From 16 the tokens are allocated in a context that only open_auth_file()

@@ -54,13 +54,11 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#if PG_VERSION_NUM >= 160000
-#include "utils/guc_hooks.h"
-#endif
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "durable_file.h"
 #include "server_config.h"
 #include "settings.h"
@@ -152,11 +150,7 @@ parse_value(const char *value)
 			result.members = lappend(result.members, pstrdup(name));
 			name += strlen(name) + 1;
 		}
-#if PG_VERSION_NUM >= 160000
-		guc_free(conf);
-#else
-		free(conf);
-#endif
+		pgrepl_guc_extra_free(conf);
 	}
 	return result;
 }
