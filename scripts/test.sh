@@ -74,7 +74,7 @@ cleanup()
     mounted=()
     # and whatever the tests mounted inside a chroot (ip netns's /run/netns)
     for c in "${chroots[@]}"; do
-        grep -oE " $c/[^ ]*" /proc/mounts | sort -r | while read -r m; do
+        { grep -oE " $c/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do
             umount -l "$m" || true
         done
     done
