@@ -49,7 +49,8 @@ OBJS = \
 	src/worker_status.o
 
 EXTENSION = pgrepl_admin
-DATA = pgrepl_admin--1.0.sql pgrepl_admin--1.1.sql pgrepl_admin--1.0--1.1.sql
+DATA = pgrepl_admin--1.0.sql pgrepl_admin--1.1.sql pgrepl_admin--1.2.sql \
+	pgrepl_admin--1.0--1.1.sql pgrepl_admin--1.1--1.2.sql
 SCRIPTS = scripts/pgrepl_clone_standby
 SCRIPTS_built = scripts/pgrepl_sync_blocks
 PGFILEDESC = "pgrepl_admin - administer streaming replication from SQL"

@@ -15,7 +15,7 @@ SELECT 'reserved' FROM pg_create_physical_replication_slot('regress_standby_slot
 SELECT 'reserved' FROM pg_create_physical_replication_slot('regress_orphan_slot', true);
 SELECT 'unreserved' FROM pg_create_physical_replication_slot('regress_unreserved_slot', false);
 INSERT INTO pgrepl_admin.standbys (name, role_name, address, auth, slot_name)
-VALUES ('regress_standby', 'regress_repl', '192.0.2.10/32', 'scram-sha-256', 'regress_standby_slot');
+VALUES ('regress_standby', 'regress_repl', '203.0.113.210/32', 'scram-sha-256', 'regress_standby_slot');
 SELECT standby_name, application_name, pid, state, status, slot_name, slot_wal_status,
        slot_retained_bytes >= 0 AS retains, pg_typeof(slot_retained_bytes) AS bytes_type,
        replay_lag_bytes, replay_lag

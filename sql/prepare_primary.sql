@@ -92,9 +92,9 @@ SELECT count(*) FROM pgrepl_admin.prepare_primary(listen_addresses => '127.0.0.1
 SELECT count(*) FROM pgrepl_admin.prepare_primary(listen_addresses => '127.0.0.*');
 SELECT count(*) FROM pgrepl_admin.prepare_primary(listen_addresses => 'no-such-host.invalid');
 -- TEST-NET-1 (RFC 5737): not an address of this machine
-SELECT count(*) FROM pgrepl_admin.prepare_primary(listen_addresses => '192.0.2.1');
+SELECT count(*) FROM pgrepl_admin.prepare_primary(listen_addresses => '203.0.113.254');
 -- even with apply, nothing was written
-SELECT count(*) FROM pgrepl_admin.prepare_primary(listen_addresses => '192.0.2.1', apply => true);
+SELECT count(*) FROM pgrepl_admin.prepare_primary(listen_addresses => '203.0.113.254', apply => true);
 SELECT count(*) AS auto_conf_entries FROM pg_file_settings
 WHERE sourcefile LIKE '%postgresql.auto.conf';
 

@@ -107,7 +107,7 @@ my $unprovisioned = $primary->safe_psql('postgres', "SELECT pgrepl_admin.create_
 $primary->connect_fails("$replconn user=unprovisioned password=$unprovisioned",
 	'a replication role without a rule is refused',
 	expected_stderr => qr/no pg_hba\.conf entry for replication connection from host "127\.0\.0\.1", user "unprovisioned"/);
-my $far = add_standby("'far_standby', '192.0.2.10/32'");
+my $far = add_standby("'far_standby', '203.0.113.210/32'");
 $primary->connect_fails("$replconn user=far_standby password=$far->{password}",
 	'a standby provisioned for another address is refused',
 	expected_stderr => qr/no pg_hba\.conf entry for replication connection from host "127\.0\.0\.1", user "far_standby"/);

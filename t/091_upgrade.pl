@@ -43,7 +43,19 @@ my $objects = q{
 my $fresh = $node->safe_psql('postgres', $objects);
 cmp_ok(length($fresh), '>', 1000, 'a fresh install has its objects');
 
-for my $version (grep { $_ ne $default } @versions)
+# from 1.1 on the extension can only be installed in pgrepl_admin.database:
+# each such version is created there in place of the fresh install, and
+# updated
+for my $version (grep { $_ ne $default && $_ ne '1.0' } @versions)
+{
+	$node->safe_psql('postgres', 'DROP EXTENSION pgrepl_admin');
+	$node->safe_psql('postgres', "CREATE EXTENSION pgrepl_admin VERSION '$version'");
+	$node->safe_psql('postgres', 'ALTER EXTENSION pgrepl_admin UPDATE');
+	is($node->safe_psql('postgres', $objects), $fresh,
+		"created at $version and updated: the same objects as a fresh $default");
+}
+
+for my $version (grep { $_ eq '1.0' } @versions)
 {
 	# in a database of its own, outside pgrepl_admin.database, where
 	# versions before 1.1 could be installed

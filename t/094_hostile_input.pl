@@ -140,7 +140,7 @@ my @rows = (
 	[ q{SELECT * FROM pgrepl_admin.prepare_primary(4, E'127.0.0.1\nssl = off', true)}, '22023' ],
 	[ q{SELECT * FROM pgrepl_admin.prepare_primary(4, '127.0.0.1,,', true)}, '22023' ],
 	[ q{SELECT * FROM pgrepl_admin.prepare_primary(4, '*x', true)}, '22023' ],
-	[ q{SELECT * FROM pgrepl_admin.prepare_primary(4, '192.0.2.1', true)}, '22023' ],
+	[ q{SELECT * FROM pgrepl_admin.prepare_primary(4, '203.0.113.254', true)}, '22023' ],
 	# backup_start
 	[ q{SELECT pgrepl_admin.backup_start(NULL)}, '22004' ],
 	[ q{SELECT pgrepl_admin.backup_start('')}, '22023' ],

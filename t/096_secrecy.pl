@@ -203,7 +203,7 @@ $primary->connect_ok('host=127.0.0.1 port=' . $primary->port
 	  . " replication=true sslmode=verify-full sslrootcert=$root user=scram_standby"
 	  . " password=$scram->{password}",
 	'the password add_standby returned admits a replication connection', sql => 'IDENTIFY_SYSTEM');
-my $spare = add_standby("'cert_spare', '192.0.2.5/32', auth => 'cert', create_slot => false");
+my $spare = add_standby("'cert_spare', '203.0.113.205/32', auth => 'cert', create_slot => false");
 add_key('add_standby client_key (cert_spare)', $spare->{key});
 sql("SELECT pgrepl_admin.remove_standby('cert_spare')");
 

@@ -1,7 +1,9 @@
 # PgreplNetns: private networks of real hosts for pgrepl_admin's TAP tests.
 #
-# Each host is a Linux network namespace with its own address from the
-# documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24),
+# Each host is a Linux network namespace with its own address from two
+# documentation ranges, 198.51.100.0/24 and 203.0.113.0/24, never
+# 192.0.2.0/24 (on the machines we test on, the host's real network) nor a
+# range the machine has an interface on (the root helper refuses both),
 # joined to the others through a bridge that lives in a namespace of its
 # own: no default route, no link to the machine's interfaces.  Servers are
 # PostgreSQL::Test::Cluster nodes whose pg_ctl runs inside their host's
