@@ -379,7 +379,14 @@ dialed_host(void)
  * primary_conninfo
  *		What the standby puts in primary_conninfo: this server's host
  *		(dialed_host()) and port, the role, application_name = the
- *		standby's name, and verify-full.
+ *		standby's name, verify-full, and TCP keepalives: a standby whose
+ *		primary went silent behind a partition (no FIN, no RST) drops the
+ *		connection after about a minute (30 s idle, then 3 probes 10 s
+ *		apart, or 60 s of unacknowledged data) and dials again, rather
+ *		than after the kernel's default of more than two hours; the
+ *		primary's wal_sender_timeout and the standby's
+ *		wal_receiver_timeout catch a silent peer only while WAL or
+ *		replies should be flowing.
  */
 static char *
 primary_conninfo(const Standby *s)
@@ -392,6 +399,8 @@ primary_conninfo(const Standby *s)
 	append_conninfo_value(&buf, "user", s->role_name);
 	append_conninfo_value(&buf, "application_name", s->name);
 	appendStringInfoString(&buf, " sslmode=verify-full");
+	appendStringInfoString(&buf, " keepalives=1 keepalives_idle=30 keepalives_interval=10"
+						   " keepalives_count=3 tcp_user_timeout=60000");
 	return buf.data;
 }
 

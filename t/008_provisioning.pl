@@ -77,8 +77,8 @@ sub standby_with
 # --- scram: a standby provisioned in one call streams over verify-full TLS
 my $scram = add_standby("'scram_standby', '127.0.0.1/32'");
 like($scram->{password}, qr/^[A-Za-z0-9_-]{32}$/, 'add_standby generated a password');
-like($scram->{conninfo}, qr/^host=127\.0\.0\.1 port=\d+ user=scram_standby application_name=scram_standby sslmode=verify-full$/,
-	'primary_conninfo names the host, port, role, application_name and verify-full');
+like($scram->{conninfo}, qr/^host=127\.0\.0\.1 port=\d+ user=scram_standby application_name=scram_standby sslmode=verify-full keepalives=1 keepalives_idle=30 keepalives_interval=10 keepalives_count=3 tcp_user_timeout=60000$/,
+	'primary_conninfo names the host, port, role, application_name, verify-full and TCP keepalives');
 is($primary->safe_psql('postgres',
 		"SELECT restart_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = 'scram_standby'"),
 	't', 'its slot reserves WAL from the start');
