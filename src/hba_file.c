@@ -835,7 +835,7 @@ hba_file_sync_rules(List *rules)
 	ereport(LOG,
 			(errmsg("pgrepl_admin rewrote the managed block of \"%s\", which differed from pgrepl_admin.hba_rules",
 					HbaFileName),
-			 errdetail("Rules written into the file: %s; lines of other rules removed: %s.%s",
+			 errdetail("Rules added to the file, by rule_id: %s; rules whose lines were removed, by rule_id: %s.%s",
 					   id_list_text(list_difference_int(want, have)),
 					   id_list_text(list_difference_int(have, want)),
 					   list_difference_int(want, have) == NIL && list_difference_int(have, want) == NIL ?
