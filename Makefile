@@ -92,6 +92,21 @@ fuzz: fuzz/hba_text_fuzz
 # left as it was: make deb [PG_CONFIG=/usr/lib/postgresql/NN/bin/pg_config]
 # debian/control is made from debian/control.in for that version.  The .deb
 # lands in build-deb/.
+# Its version: a build from a git checkout is EXTVERSION+gitYYYYMMDDHHMMSS.COMMIT
+# (the build time, UTC, then the commit), which sorts after EXTVERSION and
+# after every earlier build, so that apt-get install over an earlier build
+# replaces it; a build of a commit tagged vEXTVERSION, or from a tree without
+# git (a release tarball), is EXTVERSION as debian/changelog says.
+# DEB_VERSION=... overrides it.
+DEB_GIT = git -C $(srcdir)
+ifneq ($(filter deb,$(MAKECMDGOALS)),)
+ifeq ($(origin DEB_VERSION),undefined)
+DEB_VERSION := $(shell if $(DEB_GIT) rev-parse --git-dir >/dev/null 2>&1 && \
+	! $(DEB_GIT) describe --exact-match --tags --match 'v$(EXTVERSION)' HEAD >/dev/null 2>&1; then \
+	echo "$(EXTVERSION)+git$$(date -u +%Y%m%d%H%M%S).$$($(DEB_GIT) rev-parse --short=7 HEAD)"; \
+	else echo "$(EXTVERSION)"; fi)
+endif
+endif
 DEB_SRC = build-deb/pgrepl-admin-$(EXTVERSION)
 deb:
 	rm -rf build-deb
@@ -100,6 +115,11 @@ deb:
 		--exclude=./tmp_check_regress --exclude=./results --exclude='*.o' \
 		--exclude='*.so' --exclude='*.bc' -cf - . | tar -C $(DEB_SRC) -xf -
 	sed 's/PGVERSION/$(MAJORVERSION)/g' $(srcdir)/debian/control.in > $(DEB_SRC)/debian/control
+	if [ "$(DEB_VERSION)" != "$(EXTVERSION)" ]; then \
+		{ printf 'pgrepl-admin (%s) unstable; urgency=medium\n\n  * Build from a checkout.\n\n -- %s  %s\n\n' \
+			"$(DEB_VERSION)" "$$(sed -n 's/^ -- \(.*>\)  .*/\1/p;T;q' $(srcdir)/debian/changelog)" "$$(date -R)"; \
+		  cat $(srcdir)/debian/changelog; } > $(DEB_SRC)/debian/changelog; \
+	fi
 	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
 	@ls build-deb/*.deb
 

@@ -34,7 +34,7 @@ like(`MANWIDTH=80 man -l $manpage 2>&1`, qr/^NAME\n\s+pgrepl_clone_standby\s+-\s
 SKIP:
 {
 	my $package = $ENV{PGREPL_PACKAGE};
-	skip 'the package is not installed (scripts/test.sh as root installs it)', 12
+	skip 'the package is not installed (scripts/test.sh as root installs it)', 15
 	  unless $package;
 
 	# the man page is in the package, and man finds it by name
@@ -43,8 +43,12 @@ SKIP:
 	like(`MANWIDTH=80 man pgrepl_clone_standby 2>&1`, qr/--primary-host HOST/,
 		'man pgrepl_clone_standby renders the installed page');
 
+	# (a build from a git checkout is DEFAULT+gitTIME.COMMIT, which sorts
+	# after DEFAULT and after earlier builds: make deb)
 	my $version = `dpkg-query -W -f='\${Version}' $package`;
-	is($version, $default, "$package $default is installed");
+	like($version, qr/^\Q$default\E(\+git\d{14}\.[0-9a-f]{7,})?$/, "$package $default is installed");
+	is(system('dpkg', '--compare-versions', $version, 'ge', $default), 0,
+		"its version $version sorts at or after $default");
 
 	# every file the server and the user use belongs to the package and is
 	# as the package installed it (no "make install" over it)
@@ -75,6 +79,12 @@ SKIP:
 		'the maintenance worker runs the package\'s library');
 	like(`$dir{bindir}/pgrepl_clone_standby --help 2>&1`, qr/^Usage: pgrepl_clone_standby/,
 		'the package\'s clone command runs');
+	# and it is on the PATH, as an alternative (every major version's
+	# package offers its own)
+	like(`update-alternatives --list pgrepl_clone_standby 2>&1`, qr/^\Q$dir{bindir}\E\/pgrepl_clone_standby$/m,
+		'/usr/bin/pgrepl_clone_standby offers the package\'s command');
+	like(`env PATH=/usr/bin:/bin pgrepl_clone_standby --help 2>&1`, qr/^Usage: pgrepl_clone_standby/,
+		'pgrepl_clone_standby runs from the PATH of a login shell');
 }
 
 done_testing();
