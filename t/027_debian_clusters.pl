@@ -154,6 +154,8 @@ ok(cluster_cmd('cp', '-a', $p_keys, $ca_backup), "runbook: the CA key directory 
 ok(cluster_cmd('pg_ctlcluster', $major, 't027p', 'stop', '-m', 'immediate'), 'the primary stopped with -m immediate');
 ok(cluster_cmd('pg_ctlcluster', $major, 't027s', 'promote'), 'pg_ctlcluster promotes the standby');
 ok(poll('t027s', 'SELECT NOT pg_is_in_recovery()'), 'the standby is promoted');
+unlike(sql('t027s', 'SHOW synchronous_standby_names'), qr/\bs027\b/,
+	'the promoted server does not name itself in synchronous_standby_names');
 # (the harness time-out only keeps a waiting commit from hanging the test)
 is(sql('t027s', 'INSERT INTO t VALUES (2) RETURNING id', timeout => 60), '2',
 	'a commit on the promoted server returns');
@@ -171,6 +173,7 @@ is(sql('t027s', q{SELECT rule_id FROM pgrepl_admin.hba_status
 # other standbys' only
 is(sql('t027s', "SELECT pgrepl_admin.remove_standby('s027')"), 't',
 	"runbook: the promoted server's own standbys row is removed");
+is(sql('t027s', "SELECT count(*) FROM pg_roles WHERE rolname = 's027'"), '0', 'and its replication role');
 sql('t027s', q{SELECT s.slot_name, pg_create_physical_replication_slot(s.slot_name, true)
 	FROM pgrepl_admin.standbys s
 	WHERE s.slot_name IS NOT NULL
