@@ -3,14 +3,18 @@
 # (the Debian package when scripts/test.sh installed it, else "make
 # install"), configured in /etc/postgresql/NN/CLUSTER; a primary, and a
 # standby made over the second cluster's data directory by
-# pgrepl_clone_standby from a local source.  The standby preloads
+# pgrepl_clone_standby from a local source (first refused, before it
+# provisions anything, while that cluster's configuration in /etc holds a
+# value postgres -C refuses).  The standby preloads
 # pgrepl_admin although its postgresql.conf (in /etc) does not, its worker
 # runs and keeps the managed rules in its real pg_hba.conf (in /etc), the
 # clone's last line says pg_ctlcluster, and its walreceiver's connection
 # has TCP keepalives.  Synchronous replication is chosen; the primary is
 # stopped with -m immediate and the standby promoted with pg_ctlcluster
 # promote; a commit on the promoted server must return (a harness time-out
-# ends it when it waits).  Then the failover runbook's steps: the promoted
+# ends it when it waits).  The CA key is backed up with the runbook's
+# commands as written (a 0600 archive under umask 022).  Then the failover
+# runbook's steps: the promoted
 # server's own standbys row removed, slots recreated for the other
 # standbys only, and the old primary rejoining by a clone over its old data
 # directory under a name, whose postgresql.auto.conf then has one line per
@@ -113,7 +117,29 @@ sql('t027p', 'CREATE TABLE t (id int)');
 ok(!-e "/var/lib/postgresql/$major/t027s/postgresql.conf", "the standby's data directory has no postgresql.conf");
 
 # --- the clone over the second cluster
+# first with an error in its configuration in /etc (a value the server
+# refuses, so that postgres -C cannot read it, while pg_lsclusters still
+# finds the cluster): refused before anything is provisioned or copied
+# (that configuration does not come with the copy), not after a whole copy
+# and a finished backup
+my $broken = "/etc/postgresql/$major/t027s/conf.d/broken.conf";
+append_to_file($broken, "shared_buffers = 'lots'\n");
 my ($out, $err) = ('', '');
+my $refused_ok = IPC::Run::run(
+	[ $script, '--primary', "host=$socket port=$port{t027p} dbname=postgres",
+		'--source', "/var/lib/postgresql/$major/t027p",
+		'--target', "/var/lib/postgresql/$major/t027s", '--name', 's027' ],
+	'>', \$out, '2>', \$err, IPC::Run::timeout(600));
+unlink($broken) or die $!;
+ok(!$refused_ok, "a clone over a cluster whose configuration cannot be read fails");
+like($err, qr{could not read the standby's configuration in /etc/postgresql/$major/t027s},
+	'it says which configuration');
+unlike($out, qr/provisioning|copying/, 'it fails before provisioning and copying');
+is(sql('t027p', 'SELECT count(*) FROM pgrepl_admin.standbys'), '0', 'no standby was provisioned');
+is(sql('t027p', "SELECT count(*) FROM pgrepl_admin.backups WHERE state IN ('starting', 'running')"), '0',
+	'no backup was started');
+
+($out, $err) = ('', '');
 my $clone_ok = IPC::Run::run(
 	[ $script, '--primary', "host=$socket port=$port{t027p} dbname=postgres",
 		'--source', "/var/lib/postgresql/$major/t027p",
@@ -129,28 +155,50 @@ ok(poll('t027s', "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type =
 	"the standby's worker runs");
 ok(poll('t027p', "SELECT count(*) = 1 FROM pg_stat_replication WHERE application_name = 's027' AND state = 'streaming'"),
 	'the standby streams');
-like(slurp_file("/etc/postgresql/$major/t027s/pg_hba.conf"), qr/\bs027\b/,
-	"the standby's worker wrote the primary's managed rule for it into its pg_hba.conf in /etc");
+# (the worker writes it after it starts: polled)
+my $hba_has_rule = 0;
+for (1 .. 1800)
+{
+	last if $hba_has_rule = slurp_file("/etc/postgresql/$major/t027s/pg_hba.conf") =~ /\bs027\b/;
+	select(undef, undef, undef, 0.1);
+}
+ok($hba_has_rule, "the standby's worker wrote the primary's managed rule for it into its pg_hba.conf in /etc");
 like(sql('t027s', 'SELECT conninfo FROM pg_stat_wal_receiver'), qr/keepalives_idle=30/,
 	"the standby's primary_conninfo asks for TCP keepalives");
 # (the kernel's view of the walreceiver's socket: libpq always turns
 # keepalives on, but with the kernel's idle time, 2 hours, unless told)
-my ($timer, $unit) = `ss -tno state established dst 127.0.0.1:$port{t027p}` =~ /timer:\(keepalive,([\d.]+)(ms|sec|min)/;
-ok(defined $timer && ($unit eq 'ms' || ($unit eq 'sec' && $timer <= 30)),
-	"the walreceiver's connection sends its first keepalive probe within 30 s of silence")
-  or diag('timer: ' . ($timer // 'none') . ' ' . ($unit // ''));
+SKIP:
+{
+	skip 'ss (iproute2) is not installed', 1 unless system('sh', '-c', 'command -v ss >/dev/null') == 0;
+	my ($timer, $unit) = `ss -tno state established dst 127.0.0.1:$port{t027p}` =~ /timer:\(keepalive,([\d.]+)(ms|sec|min)/;
+	ok(defined $timer && ($unit eq 'ms' || ($unit eq 'sec' && $timer <= 30)),
+		"the walreceiver's connection sends its first keepalive probe within 30 s of silence")
+	  or diag('timer: ' . ($timer // 'none') . ' ' . ($unit // ''));
+}
 
 # --- synchronous replication, then a failover
+# (chosen after the clone here; a clone of a primary whose stored setting
+# already names standbys, and its promotion, is t/030_sync_promotion.pl)
 sql('t027p', "SELECT pgrepl_admin.set_synchronous(ARRAY['s027'], 1, 'any')");
 ok(poll('t027p', "SELECT sync_state = 'quorum' FROM pg_stat_replication WHERE application_name = 's027'"),
 	'the standby is synchronous');
 is(sql('t027p', 'INSERT INTO t VALUES (1) RETURNING id'), '1', 'a commit on the primary returns');
 ok(poll('t027s', 'SELECT count(*) = 1 FROM t'), 'the standby has it');
 # the CA key backup the runbook asks for while the primary is there (the
-# key is outside the data directory: the standby has none)
-my $ca_backup = PostgreSQL::Test::Utils::tempdir . '/ca_backup';
-my $p_keys = "/var/lib/postgresql/$major/pgrepl_admin_ca_t027p";
-ok(cluster_cmd('cp', '-a', $p_keys, $ca_backup), "runbook: the CA key directory backed up");
+# key is outside the data directory: the standby has none): its commands
+# as written, for this cluster, the home directory a temporary one, under
+# the usual umask 022
+my ($backup_sh) = slurp_file("$FindBin::RealBin/../doc/runbooks.md") =~ /^## Back up the CA key\n.*?^```sh\n(.*?)^```/ms;
+my $home = PostgreSQL::Test::Utils::tempdir;
+$backup_sh =~ s{/var/lib/postgresql/15}{/var/lib/postgresql/$major}g;
+$backup_sh =~ s/pgrepl_admin_ca_main/pgrepl_admin_ca_t027p/g;
+ok(cluster_cmd('env', "HOME=$home", 'sh', '-ec', "umask 022\n$backup_sh"), "runbook: the CA key directory backed up");
+my $archive = "$home/pgrepl_admin_ca_backup/pgrepl_admin_ca_t027p.tar.gz";
+is(sprintf('%04o', (stat $archive)[2] & 07777), '0600', 'runbook: the archive of the CA key is mode 0600');
+like(`tar -tzf $archive`, qr{^pgrepl_admin_ca_t027p/ca-.*\.key$}m, 'runbook: it holds the key files');
+my $ca_backup = PostgreSQL::Test::Utils::tempdir;
+ok(cluster_cmd('tar', '-C', $ca_backup, '-xzf', $archive), 'runbook: the archive unpacks');
+$ca_backup .= '/pgrepl_admin_ca_t027p';
 ok(cluster_cmd('pg_ctlcluster', $major, 't027p', 'stop', '-m', 'immediate'), 'the primary stopped with -m immediate');
 ok(cluster_cmd('pg_ctlcluster', $major, 't027s', 'promote'), 'pg_ctlcluster promotes the standby');
 ok(poll('t027s', 'SELECT NOT pg_is_in_recovery()'), 'the standby is promoted');
@@ -212,7 +260,7 @@ my $auto = slurp_file("/var/lib/postgresql/$major/t027p/postgresql.auto.conf");
 for my $setting (qw(primary_conninfo primary_slot_name port shared_preload_libraries))
 {
 	my $n = () = $auto =~ /^\Q$setting\E\s*=/mg;
-	cmp_ok($n, '<=', 1, "the rejoined server's postgresql.auto.conf has at most one $setting line");
+	is($n, 1, "the rejoined server's postgresql.auto.conf has one $setting line");
 }
 like($auto, qr/^primary_conninfo = .*application_name=p027/m, 'its primary_conninfo names it p027');
 is(sql('t027s', 'SELECT name FROM pgrepl_admin.standbys ORDER BY 1'), 'p027',
