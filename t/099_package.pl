@@ -34,12 +34,25 @@ like(`MANWIDTH=80 man -l $manpage 2>&1`, qr/^NAME\n\s+pgrepl_clone_standby\s+-\s
 SKIP:
 {
 	my $package = $ENV{PGREPL_PACKAGE};
-	skip 'the package is not installed (scripts/test.sh as root installs it)', 15
+	skip 'the package is not installed (scripts/test.sh as root installs it)', 19
 	  unless $package;
+	my ($major) = $package =~ /^postgresql-(\d+)-pgrepl-admin$/;
 
-	# the man page is in the package, and man finds it by name
-	my $installed_man = '/usr/share/man/man1/pgrepl_clone_standby.1.gz';
-	like(`dpkg -L $package`, qr/^\Q$installed_man\E$/m, "$package holds the man page");
+	# the man page is in the package, in this major version's directory:
+	# the packages of two major versions hold no file in common (dpkg
+	# refuses to install a second that would overwrite one)
+	my $installed_man = "/usr/share/postgresql/$major/man/man1/pgrepl_clone_standby.1.gz";
+	my $files = `dpkg -L $package`;
+	like($files, qr/^\Q$installed_man\E$/m, "$package holds the man page, in /usr/share/postgresql/$major");
+	is(join(' ', grep { m{^/usr/(?:bin|share/man)/.} } split /\n/, $files), '',
+		"$package holds no file in /usr/bin or /usr/share/man, where another major version's package would hold it");
+	# the alternative's slave: /usr/share/man/man1's page follows the
+	# command the alternative chose
+	my $query = `update-alternatives --query pgrepl_clone_standby 2>&1`;
+	like($query, qr{^Alternative: /usr/lib/postgresql/$major/bin/pgrepl_clone_standby\nPriority: $major\nSlaves:\n pgrepl_clone_standby\.1\.gz \Q$installed_man\E$}m,
+		'the alternative of this version has the man page as a slave');
+	is(`readlink -f /usr/share/man/man1/pgrepl_clone_standby.1.gz`, `readlink -f /usr/bin/pgrepl_clone_standby` =~ s{^/usr/lib/postgresql/(\d+)/bin/.*}{/usr/share/postgresql/$1/man/man1/pgrepl_clone_standby.1.gz}sr . "\n",
+		'/usr/share/man/man1/pgrepl_clone_standby.1.gz is the page of the command /usr/bin/pgrepl_clone_standby runs');
 	like(`MANWIDTH=80 man pgrepl_clone_standby 2>&1`, qr/--primary-host HOST/,
 		'man pgrepl_clone_standby renders the installed page');
 
@@ -85,6 +98,14 @@ SKIP:
 		'/usr/bin/pgrepl_clone_standby offers the package\'s command');
 	like(`env PATH=/usr/bin:/bin pgrepl_clone_standby --help 2>&1`, qr/^Usage: pgrepl_clone_standby/,
 		'pgrepl_clone_standby runs from the PATH of a login shell');
+	# past the arguments, and past its look for psql, pg_ctl, postgres and
+	# rsync with that PATH (which has no pg_config): it gets as far as the
+	# source's check
+	my $t = PostgreSQL::Test::Utils::tempdir;
+	my $run = `env PATH=/usr/bin:/bin pgrepl_clone_standby --primary dbname=postgres --source $t/nothing --target $t/standby --name path_test 2>&1`;
+	like($run, qr{error: \Q$t\E/nothing is not a PostgreSQL data directory},
+		'from that PATH it finds the server programs and runs its checks')
+	  or diag($run);
 }
 
 done_testing();
