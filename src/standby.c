@@ -379,14 +379,16 @@ dialed_host(void)
  * primary_conninfo
  *		What the standby puts in primary_conninfo: this server's host
  *		(dialed_host()) and port, the role, application_name = the
- *		standby's name, verify-full, and TCP keepalives: a standby whose
- *		primary went silent behind a partition (no FIN, no RST) drops the
- *		connection after about a minute (30 s idle, then 3 probes 10 s
- *		apart, or 60 s of unacknowledged data) and dials again, rather
- *		than after the kernel's default of more than two hours; the
- *		primary's wal_sender_timeout and the standby's
- *		wal_receiver_timeout catch a silent peer only while WAL or
- *		replies should be flowing.
+ *		standby's name, verify-full, and TCP keepalives.  While it streams,
+ *		the standby's wal_receiver_timeout (60 s by default) already drops
+ *		a primary gone silent; the keepalives (30 s idle, then 3 probes 10 s
+ *		apart, or 60 s of unacknowledged data) cover the rest: the
+ *		exchanges before streaming starts (authentication, IDENTIFY_SYSTEM,
+ *		START_REPLICATION), which the walreceiver waits for without a time
+ *		limit, and a standby with wal_receiver_timeout = 0, which would
+ *		otherwise wait for the kernel's default of more than two hours.  No
+ *		connect_timeout: the walreceiver connects with libpq's asynchronous
+ *		API, which does not apply it.
  */
 static char *
 primary_conninfo(const Standby *s)
