@@ -7,15 +7,20 @@
 # superuser get that search_path with ALTER DATABASE and ALTER ROLE, which
 # the workers' connections take up.  Then everything that runs outside the
 # SQL functions' pinned search_path runs for real: the maintenance worker's
-# every task (lag_sample with a streaming standby, hba_sync repairing drift
-# on the primary and following the table on the standby, cert_renew
-# renewing, sync_fallback lowering and putting back, backup_history_prune),
+# every task (lag_sample with a streaming standby and a pg_receivewal, as
+# in the issue's reproduction, hba_sync repairing drift on the primary and
+# following the table on the standby, cert_renew renewing, sync_fallback
+# lowering and putting back, backup_history_prune),
 # a backup worker (backup_start, backup_stop), the transaction callbacks at
 # commit (hba_add, add_standby's slot, remove_standby, set_synchronous) in
 # sessions with the hostile search_path, and pgrepl_clone_standby with a
 # hostile PGOPTIONS.  Nothing planted may run, and mallory stays a plain
-# role.  (Every function and view called by each role with that
-# search_path is t/095_privileges.pl's sweep.)
+# role.  The controls then show that the planting would have matched:
+# every object planted in evil runs when called by its bare name with the
+# hostile path, the better matches in public with the default path, and
+# replication_lag() or check() with its pin taken off, read by the
+# superuser, makes mallory superuser.  (Every function and view called by
+# each role with that search_path is t/095_privileges.pl's sweep.)
 
 use strict;
 use warnings;
