@@ -30,6 +30,7 @@ OBJS = \
 	src/net_addresses.o \
 	src/prepare_primary.o \
 	src/replication_role.o \
+	src/safe_search_path.o \
 	src/scram_secret.o \
 	src/server_config.o \
 	src/settings.o \

@@ -66,6 +66,7 @@
 #include "backup_slots.h"
 #include "backup_worker.h"
 #include "bgw_transaction.h"
+#include "safe_search_path.h"
 
 #define BACKUP_WORKER_TYPE "pgrepl_admin backup"
 
@@ -571,6 +572,8 @@ pgrepl_backup_worker_main(Datum main_arg)
 
 	/* as the bootstrap superuser; the SQL functions' privileges stand guard */
 	BackgroundWorkerInitializeConnectionByOid(step.slot.database, InvalidOid, 0);
+	/* whatever ALTER DATABASE or ALTER ROLE set (safe_search_path.c) */
+	pgrepl_safe_search_path_for_worker();
 	before_shmem_exit(record_unexpected_exit, PointerGetDatum(&step));
 	pgstat_report_appname(BACKUP_WORKER_TYPE);
 

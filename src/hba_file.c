@@ -56,6 +56,7 @@
 #include "durable_file.h"
 #include "hba_file.h"
 #include "hba_text.h"
+#include "safe_search_path.h"
 #include "server_config.h"
 #include "settings.h"
 
@@ -97,16 +98,19 @@ managed_rows_text(Snapshot snapshot)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	char	   *text;
+	int			nest_level;
 	int			rc;
 
 	PushCopiedSnapshot(snapshot);
 	UpdateActiveSnapshotCommandId();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	nest_level = pgrepl_safe_search_path_push();
 	rc = SPI_execute("SELECT pg_catalog.concat("
 					 "(SELECT pg_catalog.string_agg(ctid::text, ',' ORDER BY ctid) FROM pgrepl_admin.hba_rules), ';', "
 					 "(SELECT pg_catalog.string_agg(ctid::text, ',' ORDER BY ctid) FROM pgrepl_admin.standbys))",
 					 true, 1);
+	pgrepl_safe_search_path_pop(nest_level);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading the row versions of pgrepl_admin.hba_rules failed: %s",
 			 SPI_result_code_string(rc));
@@ -164,11 +168,15 @@ hba_file_read_rules(void)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	List	   *rules = NIL;
+	int			nest_level;
 	int			rc;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* (also at PRE_COMMIT, with the caller's search_path in force) */
+	nest_level = pgrepl_safe_search_path_push();
 	rc = SPI_execute(read_rules_sql, true, 0);
+	pgrepl_safe_search_path_pop(nest_level);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading pgrepl_admin.hba_rules failed: %s", SPI_result_code_string(rc));
 

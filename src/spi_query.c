@@ -9,9 +9,11 @@
  * snapshot and sees the transaction's earlier changes, and has no row
  * limit (a limit would keep an INSERT's statement trigger from firing).
  * Each distinct statement is planned once per session and its plan kept
- * (SPI_keepplan): the plan cache replans it after DDL or a change of
- * search_path, and add_standby for a hundred standbys does not parse the
- * same few statements a thousand times.
+ * (SPI_keepplan): the plan cache replans it after DDL, and add_standby for
+ * a hundred standbys does not parse the same few statements a thousand
+ * times.  Each statement is planned and run with search_path = pg_catalog,
+ * pg_temp (safe_search_path.c), also from a transaction callback, where
+ * the caller's path is in force again.
  *
  *-------------------------------------------------------------------------
  */
@@ -22,6 +24,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "safe_search_path.h"
 #include "spi_query.h"
 
 #define MAX_ARGS 8
@@ -72,6 +75,7 @@ execute(const char *sql, int nargs, const char *const *argv)
 {
 	Datum		args[MAX_ARGS];
 	char		nulls[MAX_ARGS] = {0};
+	int			nest_level;
 	int			rc;
 
 	Assert(nargs <= MAX_ARGS);
@@ -80,7 +84,9 @@ execute(const char *sql, int nargs, const char *const *argv)
 		args[i] = argv[i] ? CStringGetTextDatum(argv[i]) : (Datum) 0;
 		nulls[i] = argv[i] ? ' ' : 'n';
 	}
+	nest_level = pgrepl_safe_search_path_push();
 	rc = SPI_execute_plan(plan_for(sql, nargs), args, nulls, false, 0);
+	pgrepl_safe_search_path_pop(nest_level);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed (%s): %s", SPI_result_code_string(rc), sql);
 	return SPI_processed;

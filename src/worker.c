@@ -52,6 +52,7 @@
 #include "utils/timestamp.h"
 
 #include "bgw_transaction.h"
+#include "safe_search_path.h"
 #include "settings.h"
 #include "shmem.h"
 #include "sql_version.h"
@@ -461,6 +462,8 @@ pgrepl_maintenance_worker_main(Datum main_arg)
 	 * matter most.  An override, so that a reload does not undo it.
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/* whatever ALTER DATABASE or ALTER ROLE set (safe_search_path.c) */
+	pgrepl_safe_search_path_for_worker();
 
 	LWLockAcquire(pgrepl_shared->lock, LW_EXCLUSIVE);
 	pgrepl_shared->worker_pid = MyProcPid;

@@ -25,6 +25,13 @@
 # Outcomes: allow (the harmless call ends in its expected SQLSTATE, never
 # 42501), deny (42501 "permission denied for <the object>"), refused (42501
 # for something else than the object: the object's own check let it in).
+#
+# Every call is made with a hostile search_path (issue 22): mallory planted
+# a better-matching function or operator for every name the extension's
+# code uses in public and in a schema the callers put first
+# (PgreplAdminTest::plant_hostile_objects); none of them may run, in the
+# calls or in what their commits do.  Every function of the extension pins
+# search_path = pg_catalog, pg_temp.
 
 use strict;
 use warnings;
@@ -142,6 +149,9 @@ my %objects = (
 	  [ 'pg_monitor-only', q{SELECT count(*) FROM pgrepl_admin.worker_status}, '00000' ],
 );
 
+# the framework's own queries must not meet the planted objects
+$ENV{PGOPTIONS} = '-c search_path=pg_catalog,pg_temp';
+
 my $node = new_primary('privileges', conf => join('',
 	"listen_addresses = '127.0.0.1'\n",
 	"pgrepl_admin.lag_sample_interval = 0\n"));
@@ -152,6 +162,7 @@ $node->safe_psql('postgres', q{
 	CREATE ROLE regress_monitor LOGIN IN ROLE pg_monitor;
 	CREATE ROLE regress_granted LOGIN;
 });
+my $planted = plant_hostile_objects($node);
 
 # --- the catalog and the classification agree
 my @members = split /\n/, $node->safe_psql('postgres', q{
@@ -175,6 +186,15 @@ for my $o (@members)
 	ok(exists $classes{ $objects{$o}[0] }, "$o has a known class ($objects{$o}[0])");
 }
 
+# --- every function pins its search_path
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(p.oid::regprocedure::text || ' ' || coalesce(p.proconfig::text, 'without'), ', ')
+	FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid
+	WHERE d.classid = 'pg_proc'::regclass AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+	  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgrepl_admin')
+	  AND p.proconfig IS DISTINCT FROM ARRAY['search_path=pg_catalog, pg_temp']}),
+	'', 'every function of the extension has SET search_path = pg_catalog, pg_temp');
+
 # --- each object, for each role, called for real
 my %role_name = (
 	superuser => 'NONE',
@@ -182,7 +202,7 @@ my %role_name = (
 	monitor   => 'regress_monitor',
 	granted   => 'regress_granted');
 my @cases;
-my $script = '';
+my $script = "SET search_path = $HOSTILE_PATH;\n";
 for my $o (grep { exists $objects{$_} } @members)
 {
 	my ($class, $call, $allowed_state, $real_call) = @{ $objects{$o} };
@@ -259,6 +279,12 @@ for my $n (0 .. $#cases)
 	is($got, $c->{want}, "$c->{role}: $c->{sql} ($c->{object})")
 	  or diag("SQLSTATE $r->{sqlstate}: $r->{message}");
 }
+
+# nothing planted ran (mallory planted $planted), and the planting would
+# have matched: called by their bare names with that path, they run
+is(planted_runs($node), '', "with the hostile search_path, no planted function or operator ran ($planted)");
+like(planted_reached($node, 'evil', $HOSTILE_PATH), qr/^(\d+) of \1; missed: $/,
+	'control: every planted object runs when called by its bare name with the hostile search_path');
 
 # the refused calls changed nothing
 is($node->safe_psql('postgres', q{

@@ -9,6 +9,7 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use File::Basename qw(dirname);
 use File::Find;
 use File::Spec;
 use PostgreSQL::Test::Cluster;
@@ -17,7 +18,9 @@ use Test::More;
 
 our @EXPORT = qw(new_primary new_standby provisioned_standby task_status
   wait_for_task write_private_file tls_connstr set_hba in_backup_mode
-  store_key_files files_holding_key failing_remote_commit);
+  store_key_files files_holding_key failing_remote_commit
+  used_sql_names plant_hostile_objects planted_runs planted_reached
+  $HOSTILE_PATH);
 
 # new_primary($name, %opts): a started primary that allows streaming, with
 # pgrepl_admin in shared_preload_libraries.  Options:
@@ -207,6 +210,271 @@ sub failing_remote_commit
 		CREATE FOREIGN TABLE fdw_remote (k int) SERVER loopback OPTIONS (table_name 'fdw_target');
 	});
 	return;
+}
+
+# --- planted objects (issue 22): names the extension's code uses, planted
+# by an unprivileged role where a caller's search_path would find them
+
+# the search_path of the hostile callers: a schema of mallory's first, then
+# pg_catalog, then public (where mallory may create, as in every database
+# upgraded from 14 or earlier)
+our $HOSTILE_PATH = 'evil, pg_catalog, public';
+
+# used_sql_names(): the function names and operator symbols the extension's
+# code may call, as two array refs: read from the install and update
+# scripts, the SQL strings of the C sources and the clone command.  A word
+# followed by "(" is a candidate function name, a run of operator
+# characters a candidate operator (LIKE stands for ~~, IN and ANY for =);
+# plant_hostile_objects() keeps those pg_catalog has.  A name added to the
+# code later is found the same way.
+sub used_sql_names
+{
+	my $root = File::Spec->catdir(dirname(__FILE__), '..');
+	my @texts;
+	for my $sql (glob("$root/pgrepl_admin--*.sql"))
+	{
+		(my $t = PostgreSQL::Test::Utils::slurp_file($sql)) =~ s/--[^\n]*//g;
+		push @texts, $t;
+	}
+	for my $c (glob("$root/src/*.c"), glob("$root/pgrepl_admin.c"))
+	{
+		my $t = PostgreSQL::Test::Utils::slurp_file($c);
+		$t =~ s{/\*.*?\*/}{}gs;
+		# adjacent string literals make one statement
+		push @texts, join(' ', $t =~ /"((?:[^"\\\n]|\\.)*)"/g);
+	}
+	my $clone = PostgreSQL::Test::Utils::slurp_file("$root/scripts/pgrepl_clone_standby");
+	push @texts, grep { /\b(?:SELECT|SET|DO|interval)\b/ } $clone =~ /"((?:[^"\\]|\\.)*)"/gs;
+	my (%functions, %operators);
+	for my $t (@texts)
+	{
+		$functions{ lc $1 } = 1 while $t =~ /\b([A-Za-z_][A-Za-z0-9_]*)\s*\(/g;
+		$operators{$1} = 1 while $t =~ m{(?<![-+*/<>=~!@#%^&|`?])([-+*/<>=~!@#%^&|`?]+)(?![-+*/<>=~!@#%^&|`?])}g;
+		$operators{'~~'} = 1 if $t =~ /\bI?LIKE\b/i;
+		$operators{'='} = 1 if $t =~ /\b(?:IN|ANY|DISTINCT)\b/i;
+	}
+	delete $operators{$_} for grep { length($_) > 3 || /^--/ } keys %operators;
+	return ([ sort keys %functions ], [ sort keys %operators ]);
+}
+
+# plant_hostile_objects($node): as the role mallory (made here, LOGIN, not
+# superuser, granted CREATE on public and owner of the schema evil), plant
+# in public and in evil, for every name used_sql_names() found that
+# pg_catalog has, better-matching objects: for each built-in function of
+# that name, a copy with its argument types, one with each polymorphic or
+# "any" argument made each common type, and one with each argument made
+# each common type that casts to it implicitly (the call would then match
+# the copy exactly); for each operator, one for each pair of common types
+# the built-in operators accept.  Each returns what the built-in returns
+# and, when run, calls public.planted_ran(), which logs a WARNING
+# "pgrepl-planted-ran", inserts a row into public.planted_log (every role
+# may) and, as a superuser, makes mallory superuser.  Returns the numbers
+# of functions and operators planted.
+sub plant_hostile_objects
+{
+	my ($node) = @_;
+	my ($functions, $operators) = used_sql_names();
+	my $array = sub { 'ARRAY[' . join(',', map { "'" . s/'/''/gr . "'" } @{ $_[0] }) . ']::text[]' };
+	$node->safe_psql('postgres', q{
+		SET search_path = pg_catalog, pg_temp;
+		CREATE ROLE mallory LOGIN;
+		GRANT CREATE ON SCHEMA public TO mallory;
+		CREATE SCHEMA evil AUTHORIZATION mallory;
+		GRANT USAGE ON SCHEMA evil TO PUBLIC;
+		CREATE TABLE public.planted_log (what text, run_as name, application_name text, backend_type text);
+		GRANT SELECT, INSERT ON public.planted_log TO PUBLIC;
+		CREATE TABLE public.planted_objects (what text PRIMARY KEY, probe text NOT NULL);
+		GRANT SELECT, INSERT ON public.planted_objects TO mallory;
+		SET ROLE mallory;
+		CREATE FUNCTION public.planted_ran(what text) RETURNS void
+		LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+		BEGIN
+			RAISE WARNING 'pgrepl-planted-ran: % as %', what, current_user;
+			BEGIN
+				INSERT INTO public.planted_log
+				SELECT what, current_user, current_setting('application_name'),
+				       (SELECT a.backend_type FROM pg_stat_activity a WHERE a.pid = pg_backend_pid());
+			EXCEPTION WHEN OTHERS THEN NULL;	-- (a standby cannot write)
+			END;
+			IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+				BEGIN
+					EXECUTE 'ALTER ROLE mallory SUPERUSER';
+				EXCEPTION WHEN OTHERS THEN NULL;
+				END;
+			END IF;
+		END $$;
+		GRANT EXECUTE ON FUNCTION public.planted_ran(text) TO PUBLIC;
+	});
+	my $counts = $node->safe_psql('postgres', q{
+		SET search_path = pg_catalog, pg_temp;
+		SET ROLE mallory;
+		SET client_min_messages = error;
+		CREATE TEMP TABLE planted (what text);
+		DO $plant$
+		DECLARE
+			types text[] := ARRAY['text', 'name', 'numeric', 'bigint', 'integer', 'smallint',
+				'double precision', 'pg_lsn', 'interval', 'timestamp with time zone', 'boolean',
+				'inet', 'cidr', 'jsonb', 'bytea', 'text[]', 'oid', '"char"'];
+			poly text[] := ARRAY['anyelement', 'anynonarray', 'anycompatible',
+				'anycompatiblenonarray', '"any"'];
+			polyarray text[] := ARRAY['anyarray', 'anycompatiblearray'];
+			fnames text[] := } . $array->($functions) . q{;
+			ops text[] := } . $array->($operators) . q{;
+			op text; l text; r text; rt text; t text; sch text; fn text; body text;
+			p record; args text[]; a text[]; ret text; i int; j int; n int := 0;
+		BEGIN
+			FOREACH op IN ARRAY ops LOOP
+				FOREACH l IN ARRAY types LOOP
+					FOREACH r IN ARRAY types LOOP
+						BEGIN
+							EXECUTE format('SELECT pg_typeof(NULL::%s %s NULL::%s)::text', l, op, r) INTO rt;
+						EXCEPTION WHEN OTHERS THEN
+							CONTINUE;
+						END;
+						FOREACH sch IN ARRAY ARRAY['public', 'evil'] LOOP
+							n := n + 1;
+							fn := format('%I.planted_op_%s', sch, n);
+							EXECUTE format('CREATE FUNCTION %s(%s, %s) RETURNS %s LANGUAGE plpgsql '
+								'SET search_path = pg_catalog, pg_temp '
+								'AS $b$BEGIN PERFORM public.planted_ran(%L); RETURN NULL; END$b$',
+								fn, l, r, rt, format('operator %s.%s(%s, %s)', sch, op, l, r));
+							EXECUTE format('CREATE OPERATOR %I.%s (LEFTARG = %s, RIGHTARG = %s, FUNCTION = %s)',
+								sch, op, l, r, fn);
+							INSERT INTO planted VALUES ('operator');
+							INSERT INTO public.planted_objects
+							VALUES (format('operator %s.%s(%s, %s)', sch, op, l, r),
+							        format('NULL::%s %s NULL::%s', l, op, r));
+						END LOOP;
+					END LOOP;
+				END LOOP;
+			END LOOP;
+
+			FOR p IN
+				SELECT pr.proname, pr.provariadic <> 0 AS variadic, pr.proretset,
+				       pg_catalog.format_type(pr.prorettype, NULL) AS rettype,
+				       ARRAY(SELECT pg_catalog.format_type(x, NULL)
+				             FROM pg_catalog.unnest(pr.proargtypes) WITH ORDINALITY u(x, o) ORDER BY o) AS argtypes
+				FROM pg_catalog.pg_proc pr
+				WHERE pr.pronamespace = 'pg_catalog'::regnamespace AND pr.prokind = 'f'
+				  AND pr.proname = ANY (fnames) AND pr.pronargs <= 4
+			LOOP
+				-- the variants: the copy, the polymorphic ones made each
+				-- type, each argument made each type that casts to it
+				FOR i IN 0 .. pg_catalog.array_length(types, 1) * (pg_catalog.cardinality(p.argtypes) + 1) LOOP
+					args := p.argtypes;
+					ret := p.rettype;
+					IF i > 0 THEN
+						t := types[(i - 1) % pg_catalog.array_length(types, 1) + 1];
+						IF (i - 1) / pg_catalog.array_length(types, 1) = 0 THEN
+							-- every polymorphic argument made t
+							IF NOT (args && (poly || polyarray)) THEN CONTINUE; END IF;
+							FOR j IN 1 .. pg_catalog.cardinality(args) LOOP
+								IF args[j] = ANY (poly) THEN
+									args[j] := CASE WHEN p.variadic AND j = pg_catalog.cardinality(args) THEN t || '[]' ELSE t END;
+								ELSIF args[j] = ANY (polyarray) THEN
+									args[j] := t || '[]';
+								END IF;
+							END LOOP;
+							IF ret = ANY (poly) THEN ret := t;
+							ELSIF ret = ANY (polyarray) THEN ret := t || '[]';
+							END IF;
+						ELSE
+							-- argument j made t, when t casts to it implicitly
+							j := (i - 1) / pg_catalog.array_length(types, 1);
+							IF args[j] = t OR NOT EXISTS (
+								SELECT FROM pg_catalog.pg_cast c
+								WHERE c.castsource = t::regtype AND c.casttarget = args[j]::regtype
+								  AND c.castcontext = 'i') THEN
+								CONTINUE;
+							END IF;
+							args[j] := t;
+						END IF;
+					END IF;
+					-- (what is still polymorphic, anyrange and the like, no call can name)
+					IF pg_catalog.array_to_string(args || ret, ',') ~ '(^|,)(VARIADIC )?"?any'
+					   OR args && ARRAY['internal', 'cstring', '"any"[]'] OR ret IN ('internal', 'cstring', 'record', 'trigger', 'event_trigger', 'language_handler') THEN
+						CONTINUE;
+					END IF;
+					a := args;
+					IF p.variadic THEN
+						a[pg_catalog.cardinality(a)] := 'VARIADIC ' || a[pg_catalog.cardinality(a)];
+					END IF;
+					body := format('BEGIN PERFORM public.planted_ran(%L); RETURN%s; END',
+						format('function %%s.%s(%s)', p.proname, pg_catalog.array_to_string(args, ', ')),
+						CASE WHEN p.proretset THEN '' WHEN ret = 'void' THEN '' ELSE ' NULL' END);
+					FOREACH sch IN ARRAY ARRAY['public', 'evil'] LOOP
+						BEGIN
+							EXECUTE format('CREATE FUNCTION %I.%I(%s) RETURNS %s%s LANGUAGE plpgsql '
+								'SET search_path = pg_catalog, pg_temp AS %L',
+								sch, p.proname, pg_catalog.array_to_string(a, ', '),
+								CASE WHEN p.proretset THEN 'SETOF ' ELSE '' END, ret,
+								format(body, sch));
+							INSERT INTO planted VALUES ('function');
+							INSERT INTO public.planted_objects
+							VALUES (format(format('function %%s.%s(%s)', p.proname, pg_catalog.array_to_string(args, ', ')), sch),
+							        format('%I(%s)', p.proname,
+							               (SELECT pg_catalog.string_agg(pg_catalog.regexp_replace(x, '^(VARIADIC )?', '\1NULL::'), ', ' ORDER BY o)
+							                FROM pg_catalog.unnest(a) WITH ORDINALITY u(x, o))));
+						EXCEPTION WHEN duplicate_function THEN
+							NULL;
+						END;
+					END LOOP;
+				END LOOP;
+			END LOOP;
+		END
+		$plant$;
+		SELECT string_agg(what || ' ' || n, ', ' ORDER BY what) FROM (SELECT what, count(*) AS n FROM planted GROUP BY what) c;
+	});
+	note("planted: $counts (names: @$functions; operators: @$operators)");
+	return $counts;
+}
+
+# planted_reached($node, $schema, $path): the positive control of the
+# planting.  In a session of mallory's (so that nothing is made superuser)
+# whose search_path is $path, not pinned, each object planted in $schema is
+# called once by its bare name with NULLs of the types it was planted for
+# (NULL::numeric > NULL::bigint): returns how many of them ran, out of how
+# many, and the first few that did not, as "RAN of PLANTED; missed: ...".
+# public.planted_log is emptied afterwards.
+sub planted_reached
+{
+	my ($node, $schema, $path) = @_;
+	my @probes = split /\n/, $node->safe_psql('postgres', qq{
+		SET search_path = pg_catalog, pg_temp;
+		SELECT probe FROM public.planted_objects WHERE what LIKE '% $schema.%' ORDER BY what});
+	my $script = "SET ROLE mallory;\nSET client_min_messages = error;\nSET search_path = $path;\n"
+	  . join('', map { "SELECT $_;\n" } @probes);
+	$node->psql('postgres', $script, on_error_stop => 0);
+	my $result = $node->safe_psql('postgres', qq{
+		SET search_path = pg_catalog, pg_temp;
+		SELECT count(*) FILTER (WHERE l.what IS NOT NULL) || ' of ' || count(*) || '; missed: '
+		       || coalesce(string_agg(o.what, ', ' ORDER BY o.what) FILTER (WHERE l.what IS NULL), '')
+		FROM public.planted_objects o
+		LEFT JOIN (SELECT DISTINCT what FROM public.planted_log) l ON l.what = o.what
+		WHERE o.what LIKE '% $schema.%';
+		TRUNCATE public.planted_log});
+	return $result;
+}
+
+# planted_runs($node, @others): what ran of the planted objects: the rows of
+# public.planted_log on $node and the "pgrepl-planted-ran" lines of the
+# logs of $node and @others, one per line ('' when nothing ran); also
+# whether mallory became superuser.
+sub planted_runs
+{
+	my ($node, @others) = @_;
+	my @ran = split /\n/, $node->safe_psql('postgres', q{
+		SET search_path = pg_catalog, pg_temp;
+		SELECT what || ' as ' || run_as || ' in ' || coalesce(backend_type, '?') || ' (' || application_name || ')'
+		FROM public.planted_log
+		UNION ALL
+		SELECT 'mallory is superuser' FROM pg_roles WHERE rolname = 'mallory' AND rolsuper});
+	for my $n ($node, @others)
+	{
+		push @ran, map { $n->name . ": $_" }
+		  PostgreSQL::Test::Utils::slurp_file($n->logfile) =~ /WARNING:  (pgrepl-planted-ran: [^\n]*)/g;
+	}
+	return join("\n", @ran);
 }
 
 1;
