@@ -17,12 +17,18 @@
  *	- at PRE_COMMIT, while the transaction can still fail cleanly, the
  *	  stored value is read with the latest snapshot and written to
  *	  postgresql.auto.conf with ALTER SYSTEM's machinery (which checks it
- *	  again); the file's previous bytes are kept;
+ *	  again); the file's synchronous_standby_names line before it is kept;
  *	- at COMMIT the postmaster is signalled to reload;
  *	- at ABORT after that write (a later pre-commit step or a serialization
- *	  failure at commit) the previous bytes are put back, durably, and
- *	  nothing is reloaded.  A transaction that rolls back earlier never
- *	  writes at all.
+ *	  failure at commit) the synchronous_standby_names line the file had
+ *	  before is put back, durably, and nothing is reloaded; only that line:
+ *	  an ALTER SYSTEM of another setting made by another session in
+ *	  between stays, and a synchronous_standby_names written since by
+ *	  someone else (the file's line is no longer ours) is left alone.  A
+ *	  transaction that rolls back earlier never writes at all;
+ *	- the pending write belongs to the subtransaction that asked for it:
+ *	  rolled back to a savepoint taken before the call, it is forgotten
+ *	  (unless a call outside that savepoint asked too).
  *
  * A crash between the write and the commit record leaves the file with a
  * value the table does not hold; the next set_synchronous() (or the same
@@ -61,8 +67,10 @@
 /* state of the current transaction's pending write */
 static bool write_pending = false;
 static bool written = false;
-static char *old_file = NULL;	/* postgresql.auto.conf before the write */
-static size_t old_len = 0;
+static SubTransactionId pending_subid = InvalidSubTransactionId;	/* who asked */
+static char *old_line = NULL;	/* the file's synchronous_standby_names line
+								 * before the write, NULL: none */
+static char *new_line = NULL;	/* ... and after it */
 static Oid	write_user = InvalidOid;	/* who asked, for ALTER SYSTEM's check */
 static int	write_sec_context = 0;
 static bool callback_registered = false;
@@ -144,6 +152,82 @@ sync_setting_members(const SyncSetting *s)
 }
 
 /*
+ * ssn_line
+ *		The last synchronous_standby_names line of postgresql.auto.conf
+ *		text (the one in force), as a palloc'd string without its newline,
+ *		or NULL.  ALTER SYSTEM writes "name = 'value'" lines; a line edited
+ *		by hand is matched by its name too.
+ */
+static char *
+ssn_line(const char *text, const char **start, const char **end)
+{
+	const char *p = text;
+	char	   *found = NULL;
+
+	while (p != NULL && *p != '\0')
+	{
+		const char *eol = strchr(p, '\n');
+		const char *q = p;
+		size_t		len = eol ? (size_t) (eol - p) : strlen(p);
+
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (pg_strncasecmp(q, SYNC_GUC, strlen(SYNC_GUC)) == 0 &&
+			(q[strlen(SYNC_GUC)] == ' ' || q[strlen(SYNC_GUC)] == '\t' || q[strlen(SYNC_GUC)] == '='))
+		{
+			found = pnstrdup(p, len);
+			if (start)
+				*start = p;
+			if (end)
+				*end = eol ? eol + 1 : p + len;
+		}
+		p = eol ? eol + 1 : NULL;
+	}
+	return found;
+}
+
+/*
+ * read_ssn_line
+ *		The synchronous_standby_names line of postgresql.auto.conf now, in
+ *		TopTransactionContext.  The caller holds AutoFileLock.
+ */
+static char *
+read_ssn_line(void)
+{
+	char	   *text = durable_file_read(PG_AUTOCONF_FILENAME, NULL, true);
+	char	   *line = text ? ssn_line(text, NULL, NULL) : NULL;
+
+	return line ? MemoryContextStrdup(TopTransactionContext, line) : NULL;
+}
+
+/*
+ * put_back_line
+ *		At ABORT: postgresql.auto.conf with its synchronous_standby_names
+ *		line as it was before this transaction's write, every other line as
+ *		it is now.  Nothing is done when the line is no longer the one this
+ *		transaction wrote.  The caller holds AutoFileLock exclusively.
+ */
+static void
+put_back_line(void)
+{
+	size_t		len;
+	char	   *text = durable_file_read(PG_AUTOCONF_FILENAME, &len, true);
+	const char *start = NULL;
+	const char *end = NULL;
+	char	   *now = text ? ssn_line(text, &start, &end) : NULL;
+	StringInfoData buf;
+
+	if (now == NULL || new_line == NULL || strcmp(now, new_line) != 0)
+		return;
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, text, start - text);
+	if (old_line != NULL)
+		appendStringInfo(&buf, "%s\n", old_line);
+	appendStringInfoString(&buf, end);
+	durable_file_write(PG_AUTOCONF_FILENAME, buf.data, buf.len, pg_file_create_mode);
+}
+
+/*
  * sync_xact_callback
  *		Write at PRE_COMMIT, reload at COMMIT, put the file back at ABORT
  *		(see the file's header).
@@ -172,14 +256,17 @@ sync_xact_callback(XactEvent event, void *arg)
 				}
 				old = MemoryContextSwitchTo(TopTransactionContext);
 				LWLockAcquire(AutoFileLock, LW_SHARED);
-				old_file = durable_file_read(PG_AUTOCONF_FILENAME, &old_len, true);
+				old_line = read_ssn_line();
 				LWLockRelease(AutoFileLock);
 				MemoryContextSwitchTo(old);
 				GetUserIdAndSecContext(&user, &sec);
 				SetUserIdAndSecContext(write_user, write_sec_context);
+				written = true;
 				pgrepl_alter_system_set(SYNC_GUC, row[0]);
 				SetUserIdAndSecContext(user, sec);
-				written = true;
+				LWLockAcquire(AutoFileLock, LW_SHARED);
+				new_line = read_ssn_line();
+				LWLockRelease(AutoFileLock);
 			}
 			break;
 		case XACT_EVENT_PRE_PREPARE:
@@ -192,7 +279,7 @@ sync_xact_callback(XactEvent event, void *arg)
 			if (written)
 				pgrepl_signal_reload(LOG);
 			write_pending = written = false;
-			old_file = NULL;
+			old_line = new_line = NULL;
 			break;
 		case XACT_EVENT_ABORT:
 			if (written)
@@ -202,10 +289,7 @@ sync_xact_callback(XactEvent event, void *arg)
 				PG_TRY();
 				{
 					LWLockAcquire(AutoFileLock, LW_EXCLUSIVE);
-					if (old_file != NULL)
-						durable_file_write(PG_AUTOCONF_FILENAME, old_file, old_len, pg_file_create_mode);
-					else
-						durable_file_remove(PG_AUTOCONF_FILENAME);
+					put_back_line();
 					LWLockRelease(AutoFileLock);
 				}
 				PG_CATCH();
@@ -225,10 +309,30 @@ sync_xact_callback(XactEvent event, void *arg)
 				PG_END_TRY();
 			}
 			write_pending = written = false;
-			old_file = NULL;
+			old_line = new_line = NULL;
 			break;
 		default:
 			break;
+	}
+}
+
+/*
+ * sync_subxact_callback
+ *		The pending write follows the subtransaction that asked for it: up
+ *		to the parent at its commit, forgotten at its abort.
+ */
+static void
+sync_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	if (!write_pending || written || mySubid != pending_subid)
+		return;
+	if (event == SUBXACT_EVENT_COMMIT_SUB)
+		pending_subid = parentSubid;
+	else if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		write_pending = false;
+		pending_subid = InvalidSubTransactionId;
 	}
 }
 
@@ -286,8 +390,12 @@ sync_setting_store(const SyncSetting *s)
 	if (!callback_registered)
 	{
 		RegisterXactCallback(sync_xact_callback, NULL);
+		RegisterSubXactCallback(sync_subxact_callback, NULL);
 		callback_registered = true;
 	}
+	/* the outermost subtransaction that asked; a later call is inside it */
+	if (!write_pending)
+		pending_subid = GetCurrentSubTransactionId();
 	write_pending = true;
 	GetUserIdAndSecContext(&write_user, &write_sec_context);
 	return value;
@@ -335,7 +443,9 @@ sync_setting_standby_added(const char *name, bool synchronous)
  * sync_setting_standby_removed
  *		remove_standby() deleted name from pgrepl_admin.standbys: the setting
  *		no longer names it.  Refused when fewer standbys than num would be
- *		left: commits would wait for ever.
+ *		left; the message says whether the value in force waits for the
+ *		standby now (commits would wait for ever) or not (a fallback, a
+ *		value set by hand: only the stored setting needs it).
  */
 void
 sync_setting_standby_removed(const char *name)
@@ -361,11 +471,29 @@ sync_setting_standby_removed(const char *name)
 	}
 	left = sync_setting_members(&s);
 	if (s.num > list_length(left))
+	{
+		const char *argv[1] = {name};
+		const char *in_force = GetConfigOption(SYNC_GUC, false, false);
+		char	  **row = pgrepl_query_row("SELECT pg_catalog.bool_or(pg_catalog.lower(m.standby_name) = pg_catalog.lower($1) "
+										   "                         OR m.standby_name = '*')::text "
+										   "FROM pgrepl_admin.synchronous_members() m",
+										   1, argv);
+		char	  **stored = pgrepl_query_row("SELECT value FROM pgrepl_admin.synchronous_setting", 0, NULL);
+
+		/* what really happens now: does the value in force wait for it? */
+		if (row != NULL && row[0] != NULL && strcmp(row[0], "true") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("standby \"%s\" is needed by the synchronous setting", name),
+					 errdetail("Commits wait for %d of the synchronous standbys; without \"%s\" %d would be left, and commits would wait for ever.",
+							   s.num, name, list_length(left)),
+					 errhint("Lower the number first with pgrepl_admin.set_synchronous(), or turn synchronous replication off with pgrepl_admin.set_synchronous(num => 0).")));
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
-				 errmsg("standby \"%s\" is needed by the synchronous setting", name),
-				 errdetail("Commits wait for %d of the synchronous standbys; without \"%s\" %d would be left, and commits would wait for ever.",
-						   s.num, name, list_length(left)),
-				 errhint("Lower the number first with pgrepl_admin.set_synchronous(), or turn synchronous replication off with pgrepl_admin.set_synchronous(num => 0).")));
+				 errmsg("standby \"%s\" is needed by the stored synchronous setting", name),
+				 errdetail("The stored setting '%s' asks for %d of its standbys; without \"%s\" %d would be left. The value in force is '%s': commits do not wait for \"%s\" now, but the stored setting cannot be kept without it.",
+						   stored[0], s.num, name, list_length(left), in_force, name),
+				 errhint("Choose the synchronous standbys first with pgrepl_admin.set_synchronous() (num => 0 turns synchronous replication off), then remove the standby.")));
+	}
 	(void) sync_setting_store(&s);
 }
