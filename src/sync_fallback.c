@@ -77,6 +77,7 @@
 
 #define EVENT_FALLBACK "synchronous-fallback"
 #define EVENT_RESTORE "synchronous-restore"
+#define ALTER_SYSTEM_HINT "Turn allow_alter_system on, or set pgrepl_admin.synchronous_fallback_after = 0 and manage synchronous_standby_names yourself."
 
 /* A value of synchronous_standby_names, parsed by the server's parser. */
 typedef struct SyncValue
@@ -403,6 +404,7 @@ lower_setting(const char *stored, const SyncValue *sv, const char *from,
 	int			usecs;
 	char	   *detail;
 
+	pgrepl_require_alter_system("the synchronous fallback", ALTER_SYSTEM_HINT);
 	TimestampDifference(fb.missing_since, now, &secs, &usecs);
 	detail = psprintf("synchronous_standby_names lowered from '%s' to '%s' after %ld.%03d s with %d of the %d synchronous standbys the stored setting asks for streaming%s%s",
 					  from, to, secs, usecs / 1000, streaming, sv->num,
@@ -457,6 +459,7 @@ restore(const char *stored, const SyncValue *sv, const char *why)
 	long		secs;
 	int			usecs;
 
+	pgrepl_require_alter_system("the synchronous fallback", ALTER_SYSTEM_HINT);
 	TimestampDifference(fb.lowered_since, GetCurrentTimestamp(), &secs, &usecs);
 	detail = psprintf("synchronous_standby_names restored to '%s' from '%s' after %ld.%03d s of fallback: %s",
 					  stored, from, secs, usecs / 1000, why);

@@ -59,6 +59,7 @@
 #include "durable_file.h"
 #include "server_config.h"
 #include "spi_query.h"
+#include "sync_promotion.h"
 #include "sync_setting.h"
 #include "syncrep_text.h"
 
@@ -143,11 +144,17 @@ List *
 sync_setting_members(const SyncSetting *s)
 {
 	char	  **row;
+	char	   *own;
+	const char *argv[1];
 
 	if (!s->all)
 		return s->standbys;
-	row = pgrepl_query_row("SELECT pg_catalog.string_agg(name, ',' ORDER BY name) FROM pgrepl_admin.standbys",
-						   0, NULL);
+	/* never this server itself, still registered after its promotion */
+	own = sync_own_name();
+	argv[0] = own ? own : "";
+	row = pgrepl_query_row("SELECT pg_catalog.string_agg(name, ',' ORDER BY name) FROM pgrepl_admin.standbys "
+						   "WHERE pg_catalog.lower(name) <> pg_catalog.lower($1)",
+						   1, argv);
 	return split_names(row[0]);
 }
 
@@ -364,8 +371,19 @@ require_right_to_write(const char *value)
 char *
 sync_setting_store(const SyncSetting *s)
 {
+	return sync_setting_store_noted(s, NULL);
+}
+
+/*
+ * sync_setting_store_noted
+ *		The same, with a note on how the setting came to be (NULL: the
+ *		DBA's choice), which check() shows until the next change.
+ */
+char *
+sync_setting_store_noted(const SyncSetting *s, const char *note)
+{
 	char	   *value = syncrep_render(s->method, s->num, sync_setting_members(s));
-	const char *argv[4];
+	const char *argv[5];
 	const char *commit_level = GetConfigOption("synchronous_commit", false, false);
 
 	require_right_to_write(value);
@@ -373,14 +391,15 @@ sync_setting_store(const SyncSetting *s)
 	argv[1] = psprintf("%d", s->num);
 	argv[2] = s->method;
 	argv[3] = value;
-	(void) pgrepl_query_exec("INSERT INTO pgrepl_admin.synchronous_setting AS s (standbys, num, method, value) "
-							 "VALUES (pg_catalog.string_to_array($1, ','), $2::integer, $3, $4) "
+	argv[4] = note;
+	(void) pgrepl_query_exec("INSERT INTO pgrepl_admin.synchronous_setting AS s (standbys, num, method, value, note) "
+							 "VALUES (pg_catalog.string_to_array($1, ','), $2::integer, $3, $4, $5) "
 							 "ON CONFLICT (singleton) DO UPDATE "
 							 "SET standbys = excluded.standbys, num = excluded.num, method = excluded.method, "
-							 "    value = excluded.value, set_at = excluded.set_at "
-							 "WHERE (s.standbys, s.num, s.method, s.value) IS DISTINCT FROM "
-							 "      (excluded.standbys, excluded.num, excluded.method, excluded.value)",
-							 4, argv);
+							 "    value = excluded.value, note = excluded.note, set_at = excluded.set_at "
+							 "WHERE (s.standbys, s.num, s.method, s.value, s.note) IS DISTINCT FROM "
+							 "      (excluded.standbys, excluded.num, excluded.method, excluded.value, excluded.note)",
+							 5, argv);
 
 	/* this transaction does not wait for the standbys it is changing */
 	if (strcmp(commit_level, "off") != 0 && strcmp(commit_level, "local") != 0)
@@ -402,13 +421,74 @@ sync_setting_store(const SyncSetting *s)
 }
 
 /*
+ * standby_streams
+ *		Whether a walsender streams now under application_name name (as the
+ *		server matches synchronous standbys: equal but for case).
+ */
+static bool
+standby_streams(const char *name)
+{
+	const char *argv[1] = {name};
+
+	return pgrepl_query_row("SELECT 1 FROM pg_catalog.pg_stat_replication "
+							"WHERE pg_catalog.lower(application_name) = pg_catalog.lower($1) AND state = 'streaming'",
+							1, argv) != NULL;
+}
+
+/*
+ * sync_setting_defer
+ *		Remember name as a standby to make synchronous when it first
+ *		streams (the sync_pending task does it); nothing else changes, and
+ *		nothing is written.
+ */
+static void
+sync_setting_defer(const char *name)
+{
+	const char *argv[1] = {name};
+
+	(void) pgrepl_query_exec("INSERT INTO pgrepl_admin.synchronous_setting AS s (standbys, num, method, value, pending) "
+							 "VALUES ('{}', 0, 'any', '', ARRAY[$1]) "
+							 "ON CONFLICT (singleton) DO UPDATE "
+							 "SET pending = pg_catalog.array_append(COALESCE(s.pending, '{}'), $1) "
+							 "WHERE NOT $1 = ANY (COALESCE(s.pending, '{}'))",
+							 1, argv);
+}
+
+/*
+ * sync_setting_forget_pending
+ *		name (NULL: every standby) is no longer waited for to become
+ *		synchronous.
+ */
+void
+sync_setting_forget_pending(const char *name)
+{
+	const char *argv[1] = {name};
+
+	if (name == NULL)
+		(void) pgrepl_query_exec("UPDATE pgrepl_admin.synchronous_setting SET pending = NULL WHERE pending IS NOT NULL",
+								 0, NULL);
+	else
+		(void) pgrepl_query_exec("UPDATE pgrepl_admin.synchronous_setting "
+								 "SET pending = NULLIF(pg_catalog.array_remove(pending, $1), '{}') "
+								 "WHERE $1 = ANY (pending)",
+								 1, argv);
+}
+
+/*
  * sync_setting_standby_added
  *		add_standby() registered name (already in pgrepl_admin.standbys):
  *		with synchronous, the setting names it too (it becomes the one
  *		synchronous standby, ANY 1, when synchronous replication was off);
  *		a setting that names every standby names it anyway.
+ *
+ *		A standby that does not stream yet is not named now, whatever the
+ *		caller asked: commits would wait for it, by surprise, until it
+ *		streams (for ever when it never comes).  It is deferred instead
+ *		(synchronous_setting.pending) and the worker names it when it
+ *		first streams.  Returns what was done for synchronous: "named",
+ *		"deferred" or "every standby" (the setting names them all).
  */
-void
+const char *
 sync_setting_standby_added(const char *name, bool synchronous)
 {
 	SyncSetting s;
@@ -416,27 +496,45 @@ sync_setting_standby_added(const char *name, bool synchronous)
 
 	sync_setting_lock();
 	have = sync_setting_read(&s);
-	if (!have || s.num == 0)
-	{
-		if (!synchronous)
-			return;
-		s.all = false;
-		s.standbys = list_make1(pstrdup(name));
-		s.num = 1;
-		s.method = "any";
-	}
-	else if (s.all)
+	if (have && s.num > 0 && s.all)
 	{
 		if (!synchronous)
 			ereport(NOTICE,
 					(errmsg("standby \"%s\" is a synchronous standby", name),
 					 errdetail("The synchronous setting names every registered standby.")));
+		else
+			sync_setting_forget_pending(name);
+		(void) sync_setting_store(&s);
+		return "every standby";
 	}
-	else if (synchronous && !cstring_listed(s.standbys, name))
-		s.standbys = lappend(s.standbys, pstrdup(name));
+	if (!synchronous)
+		return NULL;
+	if (have && s.num > 0 && cstring_listed(s.standbys, name))
+	{
+		sync_setting_forget_pending(name);
+		return "named";
+	}
+	if (!standby_streams(name))
+	{
+		sync_setting_defer(name);
+		ereport(NOTICE,
+				(errmsg("standby \"%s\" becomes a synchronous standby when it first streams", name),
+				 errdetail("It does not stream now: naming it at once would make commits wait for it until it does."),
+				 errhint("pgrepl_admin.synchronous_status and check() show it as pending until then.")));
+		return "deferred";
+	}
+	if (!have || s.num == 0)
+	{
+		s.all = false;
+		s.standbys = list_make1(pstrdup(name));
+		s.num = 1;
+		s.method = "any";
+	}
 	else
-		return;
+		s.standbys = lappend(s.standbys, pstrdup(name));
+	sync_setting_forget_pending(name);
 	(void) sync_setting_store(&s);
+	return "named";
 }
 
 /*
@@ -454,6 +552,7 @@ sync_setting_standby_removed(const char *name)
 	List	   *left;
 
 	sync_setting_lock();
+	sync_setting_forget_pending(name);
 	if (!sync_setting_read(&s) || (!s.all && !cstring_listed(s.standbys, name)))
 		return;
 	if (!s.all)

@@ -7,7 +7,9 @@
 #     only: an ALTER SYSTEM of another setting made by another session in
 #     between stays (issue 22 item 10);
 #   - remove_standby() refused for the stored setting says what is in force
-#     (issue 27 item 9).
+#     (issue 27 item 9);
+#   - allow_alter_system = off (17 and later): set_synchronous() refused up
+#     front, nothing stored; check() warns (issue 22 item 9).
 
 use strict;
 use warnings;
@@ -121,5 +123,29 @@ my $after = slurp_file($auto);
 like($after, qr/^synchronous_standby_names = 'ANY 1 \(a\)'$/m, 'synchronous_standby_names is put back');
 like($after, qr/^work_mem = '7MB'$/m, "the other session's work_mem stays");
 is(sql("SELECT value FROM pgrepl_admin.synchronous_setting"), 'ANY 1 (a)', 'the stored value is unchanged');
+
+# --- allow_alter_system
+is(sql("SELECT status FROM pgrepl_admin.check() WHERE check_name = 'allow_alter_system'"), 'ok',
+	'check(): ALTER SYSTEM allowed');
+SKIP:
+{
+	skip 'allow_alter_system exists from PostgreSQL 17; this is ' . $primary->pg_version, 4
+	  if $primary->pg_version < 17;
+	$primary->append_conf('postgresql.conf', "allow_alter_system = off\n");
+	$primary->reload;
+	$primary->poll_query_until('postgres', "SELECT current_setting('allow_alter_system') = 'off'")
+	  or die 'allow_alter_system is not off';
+	$bytes = slurp_file($auto);
+	($ret, $out, $err) = $primary->psql('postgres',
+		"SELECT pgrepl_admin.set_synchronous(ARRAY['a'], 1, 'first')", extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err, qr/0A000: changing the synchronous standbys needs ALTER SYSTEM, which this server does not allow/,
+		'allow_alter_system off: set_synchronous() is refused up front, with its errcode');
+	is(sql("SELECT value FROM pgrepl_admin.synchronous_setting"), 'ANY 1 (a)', 'nothing stored');
+	is(slurp_file($auto), $bytes, 'nothing written');
+	is(sql("SELECT status FROM pgrepl_admin.check() WHERE check_name = 'allow_alter_system'"), 'warning',
+		'check() warns that pgrepl_admin cannot write postgresql.auto.conf');
+	$primary->adjust_conf('postgresql.conf', 'allow_alter_system', 'on');
+	$primary->reload;
+}
 
 done_testing();
