@@ -354,6 +354,20 @@ keep_empty(void)
 			 errdetail("A standby runs with no synchronous standby; at its promotion the stored synchronous setting is put in force, without this server's own name.")));
 }
 
+/*
+ * sync_promotion_pending
+ *		Whether this server was a standby whose promotion's setting is not
+ *		computed yet (the marker is there: a standby, or a primary before
+ *		sync_promotion's commit).  The fallback worker waits for it.
+ */
+bool
+sync_promotion_pending(void)
+{
+	struct stat st;
+
+	return stat(MARKER_PATH, &st) == 0;
+}
+
 static int
 sync_promotion_interval(void)
 {

@@ -14,6 +14,7 @@
 
 extern const MaintenanceTask sync_promotion_task;
 extern char *sync_own_name(void);
+extern bool sync_promotion_pending(void);
 extern PGDLLEXPORT Datum synchronous_self(PG_FUNCTION_ARGS);
 
 #endif							/* PGREPL_SYNC_PROMOTION_H */
