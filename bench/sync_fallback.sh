@@ -9,7 +9,8 @@
 # again, to compare with the configured delay (ratio, overshoot).  Then start
 # the standby again and time how long until the stored setting is back in
 # force (catch-up included).  For each delay in DELAYS (milliseconds), in
-# three conditions (MODES):
+# three conditions (MODES), the first of which is the baseline that the
+# others are compared with (ratio of medians, same run):
 #   plain    nothing else happens;
 #   lock     a session holds ACCESS EXCLUSIVE on lag_history,
 #            synchronous_setting and standbys (TRUNCATE lag_history) in a
@@ -110,7 +111,9 @@ stop_slow_renewal() {
 }
 
 echo "synchronous_standby_names = '$stored'; $rounds rounds per delay and mode"
-printf '%-8s %-10s %-30s %-30s %-26s\n' "mode" "delay ms" "loss to commit ms min/med/max" "ratio to the delay med" "back to stored setting ms med"
+printf '%-8s %-10s %-30s %-30s %-20s %-26s\n' "mode" "delay ms" "loss to commit ms min/med/max" "ratio to the delay med" "ratio to plain med" "back to stored setting ms med"
+# the plain mode's median per delay, measured in this run: the baseline
+declare -A baseline
 for mode in $modes; do
     [ "$mode" = renewal ] && start_slow_renewal
     for delay in $delays; do
@@ -156,7 +159,13 @@ for mode in $modes; do
         read -r lmin lmed lmax < <(stats < "$dir/loss")
         read -r _ bmed _ < <(stats < "$dir/back")
         ratio=$(awk -v m="$lmed" -v d="$delay" 'BEGIN { printf "%.2f (overshoot %d ms)", m / d, m - d }')
-        printf '%-8s %-10s %-30s %-30s %-26s\n' "$mode" "$delay" "$lmin / $lmed / $lmax" "$ratio" "$bmed"
+        [ "$mode" = plain ] && baseline[$delay]=$lmed
+        if [ -n "${baseline[$delay]:-}" ]; then
+            vsplain=$(awk -v m="$lmed" -v b="${baseline[$delay]}" 'BEGIN { printf "%.2f", m / b }')
+        else
+            vsplain="- (plain not run)"
+        fi
+        printf '%-8s %-10s %-30s %-30s %-20s %-26s\n' "$mode" "$delay" "$lmin / $lmed / $lmax" "$ratio" "$vsplain" "$bmed"
     done
     [ "$mode" = renewal ] && stop_slow_renewal
 done
