@@ -41,6 +41,8 @@ OBJS = \
 	src/standby.o \
 	src/sync_fallback.o \
 	src/sync_fallback_status.o \
+	src/sync_pending.o \
+	src/sync_promotion.o \
 	src/sync_setting.o \
 	src/synchronous.o \
 	src/syncrep_text.o \

@@ -708,11 +708,12 @@ CREATE TYPE @extschema@.standby_provisioning AS (
     primary_conninfo   text,
     ca_certificate     text,
     client_certificate text,
-    client_key         text
+    client_key         text,
+    synchronous        text
 );
 
 COMMENT ON TYPE @extschema@.standby_provisioning IS
-'What add_standby() returns: the names, the secrets made by this call (NULL otherwise), a primary_conninfo for the standby, and the CA bundle.';
+'What add_standby() returns: the names, the secrets made by this call (NULL otherwise), a primary_conninfo for the standby, the CA bundle, and with synchronous => true what was done: named (a synchronous standby now), deferred (named when it first streams) or every standby (the setting names them all).';
 
 CREATE FUNCTION @extschema@.add_standby(
     name text,
@@ -788,7 +789,9 @@ CREATE TABLE @extschema@.synchronous_setting (
     num         integer NOT NULL CHECK (num >= 0),
     method      text NOT NULL CHECK (method IN ('any', 'first')),
     value       text NOT NULL,
-    set_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+    set_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    note        text,
+    pending     text[]
 );
 
 COMMENT ON TABLE @extschema@.synchronous_setting IS
@@ -799,6 +802,20 @@ COMMENT ON COLUMN @extschema@.synchronous_setting.num IS 'How many of them must 
 COMMENT ON COLUMN @extschema@.synchronous_setting.method IS 'any (quorum: any num of them) or first (priority: the first num connected, in order).';
 COMMENT ON COLUMN @extschema@.synchronous_setting.value IS 'The synchronous_standby_names it renders to, as written.';
 COMMENT ON COLUMN @extschema@.synchronous_setting.set_at IS 'When it last changed.';
+COMMENT ON COLUMN @extschema@.synchronous_setting.note IS 'NULL when the DBA chose the setting; set by the maintenance worker at a promotion: the stored value it started from and what it left out (this server itself, names that are not registered standbys) and why.';
+COMMENT ON COLUMN @extschema@.synchronous_setting.pending IS 'Standbys add_standby(synchronous => true) deferred because they did not stream yet: the maintenance worker names them when they first stream; set_synchronous() forgets them. NULL when none.';
+
+CREATE FUNCTION @extschema@.synchronous_self()
+RETURNS text
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'synchronous_self';
+
+COMMENT ON FUNCTION @extschema@.synchronous_self() IS
+'This server''s own name as a standby: application_name in primary_conninfo, else cluster_name, as the WAL receiver chooses it; NULL without primary_conninfo. A promoted server never waits for this name.';
+
+REVOKE ALL ON FUNCTION @extschema@.synchronous_self() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.synchronous_self() TO pg_monitor;
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.synchronous_setting', '');
 
@@ -851,7 +868,8 @@ SELECT pg_catalog.current_setting('synchronous_standby_names') AS setting,
        f.fallback_since,
        f.fallback_at,
        f.missing_standbys,
-       f.restore_lsn AS fallback_restore_lsn
+       f.restore_lsn AS fallback_restore_lsn,
+       s.pending AS pending_standbys
 FROM (SELECT 1) AS one
 LEFT JOIN @extschema@.synchronous_members() m ON true
 LEFT JOIN @extschema@.synchronous_setting s ON true
@@ -868,7 +886,7 @@ CROSS JOIN waits w
 CROSS JOIN @extschema@.synchronous_fallback() f;
 
 COMMENT ON VIEW @extschema@.synchronous_status IS
-'The synchronous setting in force and the one stored by set_synchronous(); one row per standby it names (one row with no standby when it is off): whether it is registered and connected, its sync_state (sync, quorum, potential, async), how many commits wait for synchronous standbys now and since when, and where the synchronous fallback stands (pgrepl_admin.synchronous_fallback_after: its state, since when, when it lowers the setting, the missing standbys, the position returning standbys must flush before the stored setting comes back).';
+'The synchronous setting in force and the one stored by set_synchronous(); one row per standby it names (one row with no standby when it is off): whether it is registered and connected, its sync_state (sync, quorum, potential, async), how many commits wait for synchronous standbys now and since when, and where the synchronous fallback stands (pgrepl_admin.synchronous_fallback_after: its state, since when, when it lowers the setting, the missing standbys, the position returning standbys must flush before the stored setting comes back), and the standbys deferred by add_standby(synchronous => true) until they first stream.';
 
 CREATE VIEW @extschema@.standby_status AS
 SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
@@ -1058,28 +1076,52 @@ SELECT 'synchronous_commit',
             THEN 'Transactions are acknowledged before their WAL is flushed: a crash can lose the last ones. Set it to on unless that loss is accepted.' END
 UNION ALL
 SELECT 'synchronous',
-       CASE WHEN pg_is_in_recovery() OR x.num = 0 THEN 'ok'
+       CASE WHEN pg_is_in_recovery() THEN 'ok'
+            WHEN x.self IS NOT NULL THEN 'error'
+            WHEN x.num = 0 THEN CASE WHEN x.note LIKE '%left out%' THEN 'warning' ELSE 'ok' END
             WHEN x.waiting > 0 OR x.connected < x.num THEN 'error'
-            WHEN x.unregistered IS NOT NULL OR x.disconnected IS NOT NULL THEN 'warning'
+            WHEN x.unregistered IS NOT NULL OR x.disconnected IS NOT NULL OR x.note LIKE '%left out%' THEN 'warning'
             ELSE 'ok' END,
-       CASE WHEN pg_is_in_recovery() THEN 'This server is a standby: its primary chooses the synchronous standbys.'
+       CASE WHEN pg_is_in_recovery() THEN 'This server is a standby: its primary chooses the synchronous standbys; its own synchronous_standby_names stays empty until its promotion.'
             WHEN x.num = 0 THEN 'Synchronous replication is off: commits wait for no standby.'
-            ELSE format('synchronous_standby_names is ''%s'': commits wait for %s of %s named standby(s), %s connected%s%s%s.',
+            ELSE format('synchronous_standby_names is ''%s'': commits wait for %s of %s named standby(s), %s connected%s%s%s%s.',
                         x.setting, x.num, x.named, x.connected,
+                        COALESCE('; ' || x.self || ' is this server itself', ''),
                         COALESCE('; not registered: ' || x.unregistered, ''),
                         COALESCE('; not connected: ' || x.disconnected, ''),
-                        CASE WHEN x.waiting > 0 THEN format('; %s commit(s) waiting since %s', x.waiting, x.since) ELSE '' END) END,
-       CASE WHEN pg_is_in_recovery() OR x.num = 0 THEN NULL
+                        CASE WHEN x.waiting > 0 THEN format('; %s commit(s) waiting since %s', x.waiting, x.since) ELSE '' END) END
+       || CASE WHEN pg_is_in_recovery() THEN '' ELSE COALESCE(' The stored setting was ' || x.note || '.', '')
+               || COALESCE(' Deferred until they first stream (then synchronous): ' || x.pending || '.', '') END,
+       CASE WHEN pg_is_in_recovery() THEN NULL
+            WHEN x.self IS NOT NULL
+            THEN 'Commits wait for this server''s own name, which never confirms: choose the standbys that stream from it with pgrepl_admin.set_synchronous() (num => 0 turns synchronous replication off).'
+            WHEN x.num = 0 AND x.note LIKE '%left out%'
+            THEN 'This server was promoted: choose its synchronous standbys with pgrepl_admin.set_synchronous() once they stream from it.'
+            WHEN x.num = 0 THEN NULL
             WHEN x.waiting > 0 OR x.connected < x.num
             THEN 'Commits wait until enough of the named standbys confirm: start them, or choose others with pgrepl_admin.set_synchronous() (num => 0 turns synchronous replication off). See pgrepl_admin.synchronous_status.'
             WHEN x.unregistered IS NOT NULL OR x.disconnected IS NOT NULL
-            THEN 'A named standby that is missing no longer counts toward num: start it, or name only registered standbys that stream with pgrepl_admin.set_synchronous().' END
+            THEN 'A named standby that is missing no longer counts toward num: start it, or name only registered standbys that stream with pgrepl_admin.set_synchronous().'
+            WHEN x.note LIKE '%left out%'
+            THEN 'This server was promoted: check that its synchronous standbys are the ones wanted, with pgrepl_admin.set_synchronous().' END
 FROM (SELECT min(s.setting) AS setting, COALESCE(max(s.num), 0) AS num, count(s.standby_name) AS named,
              count(*) FILTER (WHERE s.connected) AS connected,
              string_agg(s.standby_name, ', ' ORDER BY s.priority) FILTER (WHERE s.standby_name IS NOT NULL AND NOT s.registered) AS unregistered,
              string_agg(s.standby_name, ', ' ORDER BY s.priority) FILTER (WHERE s.standby_name IS NOT NULL AND NOT s.connected) AS disconnected,
+             string_agg(s.standby_name, ', ' ORDER BY s.priority)
+               FILTER (WHERE pg_catalog.lower(s.standby_name) = pg_catalog.lower(@extschema@.synchronous_self())) AS self,
+             (SELECT st.note FROM @extschema@.synchronous_setting st) AS note,
+             (SELECT pg_catalog.array_to_string(st.pending, ', ') FROM @extschema@.synchronous_setting st) AS pending,
              max(s.waiting_commits) AS waiting, min(s.waiting_since) AS since
       FROM @extschema@.synchronous_status s) x
+UNION ALL
+SELECT 'allow_alter_system',
+       CASE WHEN current_setting('allow_alter_system', true) = 'off' THEN 'warning' ELSE 'ok' END,
+       CASE WHEN current_setting('allow_alter_system', true) IS NULL
+            THEN 'ALTER SYSTEM is allowed (allow_alter_system exists from PostgreSQL 17).'
+            ELSE format('allow_alter_system is %s.', current_setting('allow_alter_system', true)) END,
+       CASE WHEN current_setting('allow_alter_system', true) = 'off'
+            THEN 'pgrepl_admin cannot write postgresql.auto.conf: set_synchronous(), add_standby(synchronous => true), remove_standby() of a synchronous standby, the synchronous fallback, prepare_primary(apply => true) and certificate rotation are refused, and a standby''s synchronous_standby_names is not cleared before its promotion. Turn allow_alter_system on, or set those settings in postgresql.conf yourself.' END
 UNION ALL
 SELECT 'inactive_slots',
        CASE WHEN count(*) = 0 THEN 'ok'

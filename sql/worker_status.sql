@@ -19,13 +19,15 @@ $$;
 SELECT task, runs_on_standby, run_interval, state IN ('scheduled', 'running') AS active, last_outcome,
        worker_pid IS NOT NULL AS worker_running,
        worker_pid = (SELECT pid FROM pg_stat_activity
-                     WHERE backend_type = 'pgrepl_admin maintenance') AS pid_matches
+                     WHERE backend_type = CASE task WHEN 'sync_fallback' THEN 'pgrepl_admin sync fallback'
+                                                    ELSE 'pgrepl_admin maintenance' END) AS pid_matches
 FROM pgrepl_admin.worker_status
 ORDER BY task;
 
--- the worker is connected to the configured database
+-- the workers are connected to the configured database
 SELECT datname, application_name FROM pg_stat_activity
-WHERE backend_type = 'pgrepl_admin maintenance';
+WHERE backend_type IN ('pgrepl_admin maintenance', 'pgrepl_admin sync fallback')
+ORDER BY application_name;
 
 -- readable by pg_monitor, not by other roles
 CREATE ROLE regress_plain;

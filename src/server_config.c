@@ -23,6 +23,7 @@
 #include "postmaster/postmaster.h"
 #include "utils/guc.h"
 
+#include "compat.h"
 #include "server_config.h"
 
 /*
@@ -60,6 +61,21 @@ pgrepl_alter_system_set(const char *name, const char *value)
 }
 
 /*
+ * pgrepl_alter_system_allowed
+ *		Whether this server lets ALTER SYSTEM write postgresql.auto.conf:
+ *		allow_alter_system (PostgreSQL 17) is not off; always before 17.
+ */
+bool
+pgrepl_alter_system_allowed(void)
+{
+#if PGREPL_HAS_ALLOW_ALTER_SYSTEM
+	return strcmp(GetConfigOption("allow_alter_system", false, false), "off") != 0;
+#else
+	return true;
+#endif
+}
+
+/*
  * pgrepl_require_alter_system
  *		Refuse, before anything is written, what would change settings with
  *		ALTER SYSTEM while the server does not allow it (allow_alter_system,
@@ -69,9 +85,7 @@ pgrepl_alter_system_set(const char *name, const char *value)
 void
 pgrepl_require_alter_system(const char *what, const char *hint)
 {
-	const char *allowed = GetConfigOption("allow_alter_system", true, false);
-
-	if (allowed != NULL && strcmp(allowed, "off") == 0)
+	if (!pgrepl_alter_system_allowed())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s needs ALTER SYSTEM, which this server does not allow", what),

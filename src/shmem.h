@@ -80,6 +80,8 @@ typedef struct PgreplShared
 	pid_t		worker_pid;		/* 0 when the worker is not running */
 	TaskStatus	tasks[PGREPL_MAX_TASKS];
 	SyncFallbackStatus sync_fallback;
+	pid_t		fallback_worker_pid;	/* as worker_pid, for the worker of the
+										 * tasks with own_worker (sync_fallback) */
 } PgreplShared;
 
 /* NULL unless the library was loaded through shared_preload_libraries */

@@ -409,12 +409,13 @@ primary_conninfo(const Standby *s)
 /* Put the result row. */
 static void
 return_row(FunctionCallInfo fcinfo, const Standby *s, const char *password,
-		   const char *cert_pem, const char *key_pem)
+		   const char *cert_pem, const char *key_pem, const char *synchronous)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	const char *texts[STANDBY_COLS];
-	Datum		values[STANDBY_COLS];
-	bool		nulls[STANDBY_COLS];
+	const char *texts[STANDBY_COLS + 1];
+	Datum		values[STANDBY_COLS + 1];
+	bool		nulls[STANDBY_COLS + 1];
+	int			ncols;
 
 	texts[0] = s->name;
 	texts[1] = s->role_name;
@@ -424,9 +425,12 @@ return_row(FunctionCallInfo fcinfo, const Standby *s, const char *password,
 	texts[5] = cert_store_bundle();
 	texts[6] = cert_pem;
 	texts[7] = key_pem;
+	texts[8] = synchronous;
 
 	InitMaterializedSRF(fcinfo, 0);
-	for (int i = 0; i < STANDBY_COLS; i++)
+	/* 1.2's standby_provisioning has the synchronous column, 1.0's and 1.1's not */
+	ncols = Min(rsinfo->setDesc->natts, STANDBY_COLS + 1);
+	for (int i = 0; i < ncols; i++)
 	{
 		nulls[i] = (texts[i] == NULL);
 		if (texts[i] == NULL)
@@ -458,6 +462,7 @@ add_standby(PG_FUNCTION_ARGS)
 	char	   *key_pem = NULL;
 	HbaRule		rule = {0};
 	const char *argv[7];
+	const char *sync_state;
 
 	pgrepl_require_home_database();
 	pgrepl_require_arg(fcinfo, 0, "name");
@@ -518,9 +523,8 @@ add_standby(PG_FUNCTION_ARGS)
 					 errdetail("It uses role \"%s\", %s authentication and %s.", have->role_name, have->auth,
 							   have->slot_name ? psprintf("slot \"%s\"", have->slot_name) : "no slot"),
 					 errhint("Remove it first with pgrepl_admin.remove_standby('%s'), or choose another name.", have->name)));
-		if (synchronous)
-			sync_setting_standby_added(have->name, true);
-		return_row(fcinfo, have, NULL, NULL, NULL);
+		return_row(fcinfo, have, NULL, NULL, NULL,
+				   synchronous ? sync_setting_standby_added(have->name, true) : NULL);
 		return (Datum) 0;
 	}
 
@@ -554,7 +558,7 @@ add_standby(PG_FUNCTION_ARGS)
 	(void) pgrepl_query_exec("INSERT INTO pgrepl_admin.standbys (name, role_name, address, auth, slot_name, role_created, primary_host) "
 							 "VALUES ($1, $2::name, $3::cidr, $4, $5::name, $6::boolean, $7)",
 							 7, argv);
-	sync_setting_standby_added(want.name, synchronous);
+	sync_state = sync_setting_standby_added(want.name, synchronous);
 	if (create_slot)
 		slot_at_commit(want.slot_name, true);
 
@@ -566,7 +570,7 @@ add_standby(PG_FUNCTION_ARGS)
 						  &cert_pem, &key_pem, &not_after);
 	}
 
-	return_row(fcinfo, &want, password, cert_pem, key_pem);
+	return_row(fcinfo, &want, password, cert_pem, key_pem, synchronous ? sync_state : NULL);
 	if (key_pem)
 		explicit_bzero(key_pem, strlen(key_pem));
 	if (password)

@@ -20,9 +20,11 @@
  *
  *	- when fewer than its number stream, notes since when; once that has
  *	  lasted synchronous_fallback_after, writes the marker file, sets
- *	  synchronous_standby_names with ALTER SYSTEM to the ones streaming
- *	  (FIRST or ANY k (...) as stored, or '' when none is), reloads,
- *	  records the named standbys in lag_history and logs one WARNING;
+ *	  synchronous_standby_names with ALTER SYSTEM to the stored setting's
+ *	  members streaming (FIRST or ANY k (...) as stored, or '' when none
+ *	  is; a second lowering too is computed from the stored members),
+ *	  reloads, logs one WARNING and then records the named standbys in
+ *	  lag_history;
  *	- during a fallback, once num of the stored setting's standbys stream
  *	  again, notes the primary's WAL insert position; once num of them have
  *	  flushed up to it (caught up), sets the stored value back, reloads,
@@ -30,7 +32,18 @@
  *
  * Nothing here waits for a synchronous standby: ALTER SYSTEM writes a file,
  * the reload is a signal, and the worker commits with synchronous_commit =
- * off (worker.c).  The task runs every tenth of synchronous_fallback_after
+ * off (worker.c).  Nothing on the way to a lowering waits for a lock on the
+ * extension's tables either, whatever sessions hold (a TRUNCATE of
+ * lag_history whose own commit waits in SyncRep, say): the task runs in a
+ * worker of its own (own_worker), the stored setting is read only when
+ * set_synchronous()'s lock can be had at once (else the value read last
+ * serves), and the lag_history rows are written after the setting is in
+ * force, with a short lock_timeout, kept for a later run while a lock
+ * holds them up (read_stored(), flush_pending()).  What may wait does: the
+ * stored value is put back only at a run that holds set_synchronous()'s
+ * lock, and a stored value found changed under that lock during a
+ * fallback is put in force, so that no set_synchronous() racing the task
+ * is lost.  The task runs every tenth of synchronous_fallback_after
  * (at least every second, at most every 100 ms), so that the fallback comes
  * at most that much later than the delay asks; with the fallback off, every
  * second, to end a fallback that was in force and to show the state.
@@ -46,14 +59,18 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "replication/syncrep.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
@@ -65,6 +82,7 @@
 #include "shmem.h"
 #include "spi_query.h"
 #include "sync_fallback.h"
+#include "sync_promotion.h"
 #include "syncrep_text.h"
 
 #define SSN "synchronous_standby_names"
@@ -77,6 +95,10 @@
 
 #define EVENT_FALLBACK "synchronous-fallback"
 #define EVENT_RESTORE "synchronous-restore"
+#define ALTER_SYSTEM_HINT "Turn allow_alter_system on, or set pgrepl_admin.synchronous_fallback_after = 0 and manage synchronous_standby_names yourself."
+
+/* how long recording an event in lag_history may wait for a lock */
+#define RECORD_LOCK_TIMEOUT "50ms"
 
 /* A value of synchronous_standby_names, parsed by the server's parser. */
 typedef struct SyncValue
@@ -85,6 +107,14 @@ typedef struct SyncValue
 	int			method;			/* SYNC_REP_PRIORITY or SYNC_REP_QUORUM */
 	List	   *members;		/* names (char *), in the value's order */
 } SyncValue;
+
+/* An event not yet in lag_history; strings in TopMemoryContext. */
+typedef struct PendingEvent
+{
+	char	   *stored;			/* the stored value: whose standbys */
+	char	   *event;
+	char	   *detail;
+} PendingEvent;
 
 /* A walsender streaming now. */
 typedef struct Sender
@@ -105,6 +135,10 @@ static struct
 	XLogRecPtr	restore_lsn;	/* what the returning standbys must reach */
 	char	   *written;		/* last value written, until the reload */
 	char	   *written_over;	/* ... and the value it replaced */
+	bool		have_stored;	/* the stored setting was read once */
+	bool		stored_row;		/* ... and had a row */
+	char	   *stored_value;	/* ... and its value ("" for num 0) */
+	List	   *pending;		/* PendingEvent *, oldest first */
 } fb;
 
 static int
@@ -301,8 +335,10 @@ name_list(List *names)
  *		detail: the standbys' state when the fallback began or ended.
  */
 static void
-record_event(const SyncValue *stored, const char *event, const char *detail)
+record_event(const char *stored_text, const char *event, const char *detail)
 {
+	SyncValue	parsed = parse_value(stored_text);
+	const SyncValue *stored = &parsed;
 	static const char *const sql =
 	"INSERT INTO pgrepl_admin.lag_history "
 	"  (sampled_at, standby_name, client_addr, state, sync_state, "
@@ -336,6 +372,121 @@ record_event(const SyncValue *stored, const char *event, const char *detail)
 }
 
 /*
+ * queue_event
+ *		Keep an event for lag_history: it is written after the setting is in
+ *		force, by flush_pending(), and waits there while a session holds a
+ *		lock that the insert needs.
+ */
+static void
+queue_event(const char *stored, const char *event, const char *detail)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	PendingEvent *ev = palloc(sizeof(PendingEvent));
+
+	ev->stored = pstrdup(stored);
+	ev->event = pstrdup(event);
+	ev->detail = pstrdup(detail);
+	fb.pending = lappend(fb.pending, ev);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * try_record
+ *		record_event() in a subtransaction with a short lock_timeout: false,
+ *		and nothing written, when a lock it needs is held (a session's
+ *		TRUNCATE of lag_history whose commit waits in SyncRep, say); any
+ *		other error is raised.
+ */
+static bool
+try_record(const PendingEvent *ev)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	bool		done = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		(void) set_config_option("lock_timeout", RECORD_LOCK_TIMEOUT, PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+		record_event(ev->stored, ev->event, ev->detail);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		FreeErrorData(edata);
+		RollbackAndReleaseCurrentSubTransaction();
+		done = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return done;
+}
+
+/* Write the events kept by queue_event(), oldest first, while no lock stops it. */
+static void
+flush_pending(void)
+{
+	while (fb.pending != NIL)
+	{
+		PendingEvent *ev = linitial(fb.pending);
+
+		if (!try_record(ev))
+			return;
+		fb.pending = list_delete_first(fb.pending);
+		pfree(ev->stored);
+		pfree(ev->event);
+		pfree(ev->detail);
+		pfree(ev);
+	}
+}
+
+/*
+ * read_stored
+ *		The stored setting's value (NULL when there is none or it asks for
+ *		no standby), read under the lock set_synchronous() takes (SHARE ROW
+ *		EXCLUSIVE, held to the end of this run), so that no change of it
+ *		can come between this read and what this run writes.  The lock is
+ *		only tried: when a session holds it (or holds the table in any mode
+ *		that conflicts), *locked is false and the value is the one last
+ *		read; the caller then only lowers, which is what cannot wait, and
+ *		a later run with the lock checks the stored value again.
+ */
+static const char *
+read_stored(bool *locked)
+{
+	Oid			relid = get_relname_relid("synchronous_setting",
+										  get_namespace_oid("pgrepl_admin", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table pgrepl_admin.synchronous_setting is missing");
+	*locked = ConditionalLockRelationOid(relid, ShareRowExclusiveLock);
+	if (*locked)
+	{
+		/* not read-only: a snapshot taken now, after the lock */
+		char	  **row = pgrepl_query_row("SELECT value FROM pgrepl_admin.synchronous_setting", 0, NULL);
+
+		if (fb.stored_value)
+			pfree(fb.stored_value);
+		fb.stored_row = row != NULL;
+		fb.stored_value = keep(row != NULL && row[0] != NULL ? row[0] : "");
+		fb.have_stored = true;
+	}
+	if (!fb.have_stored || fb.stored_value[0] == '\0')
+		return NULL;
+	return fb.stored_value;
+}
+
+/*
  * put_in_force
  *		ALTER SYSTEM SET synchronous_standby_names and reload.  The worker's
  *		own copy of the setting changes at its next reload: until then,
@@ -344,6 +495,7 @@ record_event(const SyncValue *stored, const char *event, const char *detail)
 static void
 put_in_force(const char *value, const char *replaced)
 {
+	pgrepl_require_alter_system("the synchronous fallback", ALTER_SYSTEM_HINT);
 	pgrepl_alter_system_set(SSN, value);
 	if (fb.written)
 		pfree(fb.written);
@@ -402,7 +554,9 @@ lower_setting(const char *stored, const SyncValue *sv, const char *from,
 	long		secs;
 	int			usecs;
 	char	   *detail;
+	char	   *old_lowered_to;
 
+	pgrepl_require_alter_system("the synchronous fallback", ALTER_SYSTEM_HINT);
 	TimestampDifference(fb.missing_since, now, &secs, &usecs);
 	detail = psprintf("synchronous_standby_names lowered from '%s' to '%s' after %ld.%03d s with %d of the %d synchronous standbys the stored setting asks for streaming%s%s",
 					  from, to, secs, usecs / 1000, streaming, sv->num,
@@ -410,8 +564,8 @@ lower_setting(const char *stored, const SyncValue *sv, const char *from,
 
 	durable_file_make_dir(MARKER_DIR);
 	durable_file_write(MARKER_PATH, to, strlen(to), S_IRUSR | S_IWUSR);
-	record_event(sv, EVENT_FALLBACK, detail);
 	put_in_force(to, from);
+	queue_event(stored, EVENT_FALLBACK, detail);
 
 	if (!fb.lowered)
 	{
@@ -419,8 +573,8 @@ lower_setting(const char *stored, const SyncValue *sv, const char *from,
 		fb.stored = keep(stored);
 		fb.lowered_since = now;
 	}
-	if (fb.lowered_to)
-		pfree(fb.lowered_to);
+	/* "from" may be the old fb.lowered_to: freed after the WARNING */
+	old_lowered_to = fb.lowered_to;
 	fb.lowered_to = keep(to);
 	fb.missing_since = 0;
 	fb.restore_lsn = InvalidXLogRecPtr;
@@ -442,6 +596,8 @@ lower_setting(const char *stored, const SyncValue *sv, const char *from,
 						   from, to, stored),
 				 errhint("The stored setting comes back once enough of them are streaming and caught up. "
 						 "See pgrepl_admin.synchronous_status.")));
+	if (old_lowered_to)
+		pfree(old_lowered_to);
 }
 
 /*
@@ -450,7 +606,7 @@ lower_setting(const char *stored, const SyncValue *sv, const char *from,
  *		why, for the log and lag_history.
  */
 static void
-restore(const char *stored, const SyncValue *sv, const char *why)
+restore(const char *stored, const char *why)
 {
 	const char *from = fb.lowered_to;
 	char	   *detail;
@@ -460,8 +616,8 @@ restore(const char *stored, const SyncValue *sv, const char *why)
 	TimestampDifference(fb.lowered_since, GetCurrentTimestamp(), &secs, &usecs);
 	detail = psprintf("synchronous_standby_names restored to '%s' from '%s' after %ld.%03d s of fallback: %s",
 					  stored, from, secs, usecs / 1000, why);
-	record_event(sv, EVENT_RESTORE, detail);
 	put_in_force(stored, from);
+	queue_event(stored, EVENT_RESTORE, detail);
 	ereport(LOG,
 			(errmsg("pgrepl_admin restored synchronous_standby_names to the stored setting '%s'", stored),
 			 errdetail("The fallback to '%s' lasted %ld.%03d s; %s.", from, secs, usecs / 1000, why)));
@@ -483,12 +639,10 @@ restore_after_restart(const char *stored, const char *in_force)
 		return;
 	if (stored != NULL && strcmp(marker, in_force) == 0 && strcmp(stored, in_force) != 0)
 	{
-		SyncValue	sv = parse_value(stored);
-
-		record_event(&sv, EVENT_RESTORE,
-					 psprintf("synchronous_standby_names restored to '%s' from '%s' at start: the server restarted during a fallback",
-							  stored, in_force));
 		put_in_force(stored, in_force);
+		queue_event(stored, EVENT_RESTORE,
+					psprintf("synchronous_standby_names restored to '%s' from '%s' at start: the server restarted during a fallback",
+							 stored, in_force));
 		ereport(LOG,
 				(errmsg("pgrepl_admin restored synchronous_standby_names to the stored setting '%s' after a restart during a synchronous fallback",
 						stored),
@@ -552,38 +706,66 @@ publish(SyncFallbackState state, const char *in_force, const char *stored, List 
 }
 
 /*
- * sync_fallback_run
+ * sync_fallback_look
  *		One look at the synchronous standbys; see the file's header.
  */
 static void
-sync_fallback_run(void)
+sync_fallback_look(void)
 {
-	char	  **row = pgrepl_query_row("SELECT value FROM pgrepl_admin.synchronous_setting", 0, NULL);
-	const char *stored = (row != NULL && row[0] != NULL && row[0][0] != '\0') ? row[0] : NULL;
-	const char *in_force = effective_in_force();
+	bool		locked;
+	const char *stored;
+	const char *in_force;
 	TimestampTz now = GetCurrentTimestamp();
 	SyncValue	sv;
 	SyncValue	watched;
 	List	   *senders;
 	List	   *missing;
 
+	/*
+	 * a server just promoted: sync_promotion (maintenance worker) computes
+	 * the setting from the stored one less this server itself, and until it
+	 * has, the stored row may name this server and the value in force is a
+	 * standby's '' (nothing waits).  Neither the restart check (a marker of
+	 * the old primary's fallback copied by the base backup would put the
+	 * stored value, naming this server, in force) nor a lowering may run
+	 * before that.
+	 */
+	if (sync_promotion_pending())
+		return;
+	stored = read_stored(&locked);
+	in_force = effective_in_force();
+
+	/* nothing known of the stored setting yet: the next run tries again */
+	if (!fb.have_stored)
+		return;
+
 	if (!fb.started)
 	{
+		if (!locked)
+			return;
 		restore_after_restart(stored, in_force);
 		fb.started = true;
 		in_force = effective_in_force();
 	}
 
 	/*
-	 * set_synchronous() or ALTER SYSTEM during a fallback: the DBA's new
-	 * choice stands
+	 * set_synchronous() during a fallback (seen under its lock): the DBA's
+	 * new choice stands, and is put in force if the task's own lowering is
+	 * still there (it may have been written over the new value)
 	 */
-	if (fb.lowered && (stored == NULL || strcmp(stored, fb.stored) != 0))
+	if (fb.lowered && locked && (stored == NULL || strcmp(stored, fb.stored) != 0))
 	{
+		bool		put = fb.stored_row && strcmp(in_force, fb.lowered_to) == 0 &&
+			strcmp(in_force, fb.stored_value) != 0;
+
+		if (put)
+			put_in_force(fb.stored_value, in_force);
 		ereport(LOG,
 				(errmsg("pgrepl_admin synchronous fallback ends: the stored synchronous setting changed to '%s'",
-						stored ? stored : "")));
+						stored ? stored : ""),
+				 put ? errdetail("The stored setting is put in force instead of '%s'.", in_force) : 0));
 		end_fallback();
+		in_force = effective_in_force();
 	}
 	else if (fb.lowered && strcmp(in_force, fb.lowered_to) != 0)
 	{
@@ -619,7 +801,13 @@ sync_fallback_run(void)
 	{
 		if (pgrepl_synchronous_fallback_after <= 0)
 		{
-			restore(stored, &sv, "pgrepl_admin.synchronous_fallback_after was turned off");
+			/* under the lock only: the stored value read is the latest */
+			if (!locked)
+			{
+				publish(SYNC_FALLBACK_ACTIVE, fb.lowered_to, stored, missing);
+				return;
+			}
+			restore(stored, "pgrepl_admin.synchronous_fallback_after was turned off");
 			publish(SYNC_FALLBACK_OFF, stored, stored, missing);
 			return;
 		}
@@ -627,12 +815,13 @@ sync_fallback_run(void)
 		{
 			if (XLogRecPtrIsInvalid(fb.restore_lsn))
 				fb.restore_lsn = GetXLogInsertRecPtr();
-			if (count_streaming(&sv, senders, fb.restore_lsn) >= sv.num)
+			/* under the lock only: the stored value read is the latest */
+			if (locked && count_streaming(&sv, senders, fb.restore_lsn) >= sv.num)
 			{
 				char	   *why = psprintf("enough of its standbys stream and flushed WAL up to %X/%X, the primary's position when they were back",
 										   LSN_FORMAT_ARGS(fb.restore_lsn));
 
-				restore(stored, &sv, why);
+				restore(stored, why);
 				publish(SYNC_FALLBACK_OK, stored, stored, missing);
 				return;
 			}
@@ -653,7 +842,13 @@ sync_fallback_run(void)
 		{
 			const char *from = fb.lowered ? fb.lowered_to : stored;
 
-			lower_setting(stored, &sv, from, lowered_value(&watched, senders), senders, now);
+			/* from the stored setting's members, never from the lowered value */
+			char	   *to = lowered_value(&sv, senders);
+
+			if (strcmp(to, from) != 0)
+				lower_setting(stored, &sv, from, to, senders, now);
+			else
+				fb.missing_since = 0;
 		}
 	}
 
@@ -662,10 +857,24 @@ sync_fallback_run(void)
 			fb.lowered ? fb.lowered_to : stored, stored, missing);
 }
 
+/*
+ * sync_fallback_run
+ *		One look, then the events for lag_history: recorded only once the
+ *		setting is in force, and kept for a later run while a lock holds
+ *		them up.
+ */
+static void
+sync_fallback_run(void)
+{
+	sync_fallback_look();
+	flush_pending();
+}
+
 const MaintenanceTask sync_fallback_task = {
 	.name = "sync_fallback",
 	.description = "Lowers synchronous_standby_names to the standbys still streaming once the stored synchronous setting has gone unmet for pgrepl_admin.synchronous_fallback_after, and restores it when they are back and caught up.",
 	.runs_in_recovery = false,
 	.interval_ms = sync_fallback_interval_ms,
 	.run = sync_fallback_run,
+	.own_worker = true,
 };

@@ -87,7 +87,7 @@ synchronous_fallback(PG_FUNCTION_ARGS)
 		st = palloc(sizeof(SyncFallbackStatus));
 		LWLockAcquire(pgrepl_shared->lock, LW_SHARED);
 		memcpy(st, &pgrepl_shared->sync_fallback, sizeof(SyncFallbackStatus));
-		worker_pid = pgrepl_shared->worker_pid;
+		worker_pid = pgrepl_shared->fallback_worker_pid;
 		LWLockRelease(pgrepl_shared->lock);
 
 		state = worker_pid == 0 ? "stopped" : state_name(st->state);

@@ -180,6 +180,8 @@ set_synchronous(PG_FUNCTION_ARGS)
 
 	if (!apply)
 		PG_RETURN_TEXT_P(cstring_to_text(syncrep_render(s.method, s.num, members)));
+	/* the DBA's new choice replaces the standbys deferred by add_standby */
+	sync_setting_forget_pending(NULL);
 	PG_RETURN_TEXT_P(cstring_to_text(sync_setting_store(&s)));
 }
 

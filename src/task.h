@@ -48,6 +48,13 @@ typedef struct MaintenanceTask
 	void		(*follow) (void);
 	/* true: run() runs as soon as the worker sees the server promoted, first */
 	bool		run_at_promotion;
+
+	/*
+	 * true: the task runs in a background worker of its own (the fallback
+	 * worker), which runs no other task, so that no other task's run (a
+	 * certificate renewal waiting up to 30 s for "served") can delay it
+	 */
+	bool		own_worker;
 } MaintenanceTask;
 
 /* a task's current interval in milliseconds; 0 = disabled */

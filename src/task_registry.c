@@ -17,11 +17,16 @@
 #include "lag_sample.h"
 #include "shmem.h"
 #include "sync_fallback.h"
+#include "sync_pending.h"
+#include "sync_promotion.h"
 #include "task.h"
 
 const MaintenanceTask *const pgrepl_tasks[] = {
-	/* first: after a restart it puts the stored synchronous setting back */
+	/* first: at promotion, the setting before any other task runs */
+	&sync_promotion_task,
+	/* then: after a restart it puts the stored synchronous setting back */
 	&sync_fallback_task,
+	&sync_pending_task,
 	&lag_sample_task,
 	&cert_renew_task,
 	&backup_history_prune_task,

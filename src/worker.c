@@ -2,7 +2,16 @@
  *
  * worker.c
  *	  The pgrepl_admin maintenance worker: one background worker that runs
- *	  the periodic tasks listed in task_registry.c.
+ *	  the periodic tasks listed in task_registry.c; and the fallback
+ *	  worker, the same loop in a second background worker, which runs only
+ *	  the tasks marked own_worker (sync_fallback).
+ *
+ * The fallback has a bound to keep (it acts within about a tenth of
+ * pgrepl_admin.synchronous_fallback_after after the delay): in a worker of
+ * its own, no other task's run can hold it up, be it a certificate renewal
+ * waiting up to 30 s for the new certificate to be served or a task waiting
+ * for a lock a session holds on one of the extension's tables.  Each worker
+ * publishes its own pid and the states of its own tasks.
  *
  * The worker connects to the database named by pgrepl_admin.database.  It
  * starts as soon as the server accepts read-only connections, so it runs on
@@ -60,18 +69,19 @@
 #include "worker.h"
 
 #define WORKER_NAME "pgrepl_admin maintenance"
+#define FALLBACK_WORKER_NAME "pgrepl_admin sync fallback"
 #define RESTART_SECONDS 5
 #define EXTENSION_RECHECK_MS (5 * 1000)
 #define RETRY_FIRST_MS (5 * 1000)
 #define RETRY_MAX_MS (10 * 60 * 1000)
 
 /*
- * pgrepl_register_maintenance_worker
- *		Register the worker with the postmaster; called from _PG_init while
- *		shared_preload_libraries is being processed.
+ * register_worker
+ *		Register one of the two workers: main_arg 0 runs the tasks without
+ *		own_worker, 1 those with it.
  */
-void
-pgrepl_register_maintenance_worker(void)
+static void
+register_worker(const char *name, int which)
 {
 	BackgroundWorker worker = {0};
 
@@ -80,9 +90,23 @@ pgrepl_register_maintenance_worker(void)
 	worker.bgw_restart_time = RESTART_SECONDS;
 	strlcpy(worker.bgw_library_name, "pgrepl_admin", BGW_MAXLEN);
 	strlcpy(worker.bgw_function_name, "pgrepl_maintenance_worker_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, WORKER_NAME, BGW_MAXLEN);
-	strlcpy(worker.bgw_type, WORKER_NAME, BGW_MAXLEN);
+	strlcpy(worker.bgw_name, name, BGW_MAXLEN);
+	strlcpy(worker.bgw_type, name, BGW_MAXLEN);
+	worker.bgw_main_arg = Int32GetDatum(which);
 	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * pgrepl_register_maintenance_worker
+ *		Register the maintenance worker and the fallback worker with the
+ *		postmaster; called from _PG_init while shared_preload_libraries is
+ *		being processed.
+ */
+void
+pgrepl_register_maintenance_worker(void)
+{
+	register_worker(WORKER_NAME, 0);
+	register_worker(FALLBACK_WORKER_NAME, 1);
 }
 
 static object_access_hook_type prev_object_access_hook = NULL;
@@ -91,6 +115,23 @@ static bool follow_due[PGREPL_MAX_TASKS];
 /* whether the last pass saw the server in recovery */
 static bool was_in_recovery = false;
 static bool wake_worker_at_commit = false;
+/* in this process: true for the fallback worker */
+static bool is_fallback_worker = false;
+static const char *worker_name = WORKER_NAME;
+
+/* Whether task i is this worker's to run. */
+static inline bool
+my_task(int i)
+{
+	return pgrepl_tasks[i]->own_worker == is_fallback_worker;
+}
+
+/* Where this worker publishes its pid. */
+static inline pid_t *
+my_pid_slot(void)
+{
+	return is_fallback_worker ? &pgrepl_shared->fallback_worker_pid : &pgrepl_shared->worker_pid;
+}
 
 /*
  * extension_changed
@@ -112,13 +153,13 @@ extension_changed(ObjectAccessType access, Oid classId, Oid objectId,
 /*
  * wake_worker_on_commit
  *		Transaction callback: once a transaction that created or altered an
- *		extension has committed, set the maintenance worker's latch, so that
- *		it looks for its extension now rather than at its next re-check.
+ *		extension has committed, set both workers' latches, so that each
+ *		looks for its extension now rather than at its next re-check.
  */
 static void
 wake_worker_on_commit(XactEvent event, void *arg)
 {
-	pid_t		pid;
+	pid_t		pids[2];
 	PGPROC	   *proc;
 
 	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
@@ -131,10 +172,14 @@ wake_worker_on_commit(XactEvent event, void *arg)
 		return;
 
 	LWLockAcquire(pgrepl_shared->lock, LW_SHARED);
-	pid = pgrepl_shared->worker_pid;
+	pids[0] = pgrepl_shared->worker_pid;
+	pids[1] = pgrepl_shared->fallback_worker_pid;
 	LWLockRelease(pgrepl_shared->lock);
-	if (pid != 0 && (proc = BackendPidGetProc(pid)) != NULL)
-		SetLatch(&proc->procLatch);
+	for (int i = 0; i < lengthof(pids); i++)
+	{
+		if (pids[i] != 0 && (proc = BackendPidGetProc(pids[i])) != NULL)
+			SetLatch(&proc->procLatch);
+	}
 }
 
 /*
@@ -160,21 +205,24 @@ set_task_state(int i, TaskState state, TimestampTz next_run)
 	LWLockRelease(pgrepl_shared->lock);
 }
 
-/* Put every task into the same state, unscheduled. */
+/* Put every task of this worker into the same state, unscheduled. */
 static void
 set_all_task_states(TaskState state)
 {
 	for (int i = 0; i < pgrepl_task_count; i++)
-		set_task_state(i, state, 0);
+	{
+		if (my_task(i))
+			set_task_state(i, state, 0);
+	}
 }
 
-/* on_shmem_exit callback: say that nobody runs the tasks any more. */
+/* on_shmem_exit callback: say that nobody runs this worker's tasks any more. */
 static void
 worker_exit(int code, Datum arg)
 {
 	set_all_task_states(TASK_STATE_STOPPED);
 	LWLockAcquire(pgrepl_shared->lock, LW_EXCLUSIVE);
-	pgrepl_shared->worker_pid = 0;
+	*my_pid_slot() = 0;
 	LWLockRelease(pgrepl_shared->lock);
 }
 
@@ -296,7 +344,7 @@ run_due_tasks(MemoryContext loop_cxt)
 	{
 		for (int i = 0; i < pgrepl_task_count; i++)
 		{
-			if (pgrepl_tasks[i]->run_at_promotion)
+			if (my_task(i) && pgrepl_tasks[i]->run_at_promotion)
 				run_task(i, false, loop_cxt);
 		}
 	}
@@ -304,7 +352,7 @@ run_due_tasks(MemoryContext loop_cxt)
 
 	for (int i = 0; i < pgrepl_task_count; i++)
 	{
-		if (follow_due[i] && in_recovery)
+		if (follow_due[i] && in_recovery && my_task(i))
 			run_task(i, true, loop_cxt);
 		follow_due[i] = false;
 	}
@@ -316,6 +364,8 @@ run_due_tasks(MemoryContext loop_cxt)
 		TimestampTz now = GetCurrentTimestamp();
 		long		until_due;
 
+		if (!my_task(i))
+			continue;
 		if (maintenance_task_interval_ms(task) <= 0)
 		{
 			set_task_state(i, TASK_STATE_DISABLED, 0);
@@ -358,6 +408,8 @@ reschedule_after_reload(void)
 		TaskStatus *status = &pgrepl_shared->tasks[i];
 		long		interval = maintenance_task_interval_ms(pgrepl_tasks[i]);
 
+		if (!my_task(i))
+			continue;
 		if (status->state == TASK_STATE_SCHEDULED &&
 			status->consecutive_failures == 0 && status->last_run != 0 &&
 			interval > 0)
@@ -386,7 +438,7 @@ poll_tasks(void)
 		const MaintenanceTask *task = pgrepl_tasks[i];
 		TaskStatus *status = &pgrepl_shared->tasks[i];
 
-		if (task->poll == NULL || !task->runs_in_recovery)
+		if (task->poll == NULL || !task->runs_in_recovery || !my_task(i))
 			continue;
 		if (status->consecutive_failures > 0 &&
 			now < TimestampTzPlusMilliseconds(status->last_run,
@@ -435,7 +487,8 @@ wait_for_work(long sleep_ms, bool polling)
 
 /*
  * pgrepl_maintenance_worker_main
- *		Entry point of the maintenance worker.
+ *		Entry point of the maintenance worker (main_arg 0) and of the
+ *		fallback worker (main_arg 1).
  */
 void
 pgrepl_maintenance_worker_main(Datum main_arg)
@@ -448,12 +501,15 @@ pgrepl_maintenance_worker_main(Datum main_arg)
 		WAITING_UPDATE
 	}			waiting = WAITING_NOTHING;
 
+	is_fallback_worker = DatumGetInt32(main_arg) == 1;
+	worker_name = is_fallback_worker ? FALLBACK_WORKER_NAME : WORKER_NAME;
+
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
 	BackgroundWorkerInitializeConnection(pgrepl_database, NULL, 0);
-	pgstat_report_appname(WORKER_NAME);
+	pgstat_report_appname(worker_name);
 
 	/*
 	 * The tasks write bookkeeping only (lag samples, pruning): their commits
@@ -466,7 +522,7 @@ pgrepl_maintenance_worker_main(Datum main_arg)
 	pgrepl_safe_search_path_for_worker();
 
 	LWLockAcquire(pgrepl_shared->lock, LW_EXCLUSIVE);
-	pgrepl_shared->worker_pid = MyProcPid;
+	*my_pid_slot() = MyProcPid;
 	LWLockRelease(pgrepl_shared->lock);
 	set_all_task_states(TASK_STATE_WAITING_EXTENSION);
 	on_shmem_exit(worker_exit, (Datum) 0);
@@ -476,14 +532,17 @@ pgrepl_maintenance_worker_main(Datum main_arg)
 									 ALLOCSET_DEFAULT_SIZES);
 
 	ereport(LOG,
-			(errmsg("pgrepl_admin maintenance worker started in database \"%s\"",
-					pgrepl_database)));
+			(errmsg("%s worker started in database \"%s\"",
+					worker_name, pgrepl_database)));
 
 	for (;;)
 	{
 		long		sleep_ms;
 		bool		running;
 		char	   *version;
+
+		/* what the maintenance worker says of the extension, said once */
+		int			chatter = is_fallback_worker ? DEBUG1 : LOG;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -499,9 +558,9 @@ pgrepl_maintenance_worker_main(Datum main_arg)
 		if (running)
 		{
 			if (waiting != WAITING_NOTHING)
-				ereport(LOG,
-						(errmsg("pgrepl_admin maintenance worker found the extension in database \"%s\" and starts its tasks",
-								pgrepl_database)));
+				ereport(chatter,
+						(errmsg("%s worker found the extension in database \"%s\" and starts its tasks",
+								worker_name, pgrepl_database)));
 			waiting = WAITING_NOTHING;
 			sleep_ms = run_due_tasks(loop_cxt);
 		}
@@ -509,13 +568,13 @@ pgrepl_maintenance_worker_main(Datum main_arg)
 		{
 			/* say once what it waits for, and again when that changes */
 			if (version == NULL && waiting != WAITING_CREATE)
-				ereport(LOG,
-						(errmsg("pgrepl_admin maintenance worker is waiting for CREATE EXTENSION pgrepl_admin in database \"%s\"",
-								pgrepl_database)));
+				ereport(chatter,
+						(errmsg("%s worker is waiting for CREATE EXTENSION pgrepl_admin in database \"%s\"",
+								worker_name, pgrepl_database)));
 			else if (version != NULL && waiting != WAITING_UPDATE)
-				ereport(LOG,
-						(errmsg("pgrepl_admin maintenance worker is waiting for ALTER EXTENSION pgrepl_admin UPDATE in database \"%s\"",
-								pgrepl_database),
+				ereport(chatter,
+						(errmsg("%s worker is waiting for ALTER EXTENSION pgrepl_admin UPDATE in database \"%s\"",
+								worker_name, pgrepl_database),
 						 errdetail("The SQL objects are version %s, the library is version %s.",
 								   version, PGREPL_VERSION)));
 			waiting = version == NULL ? WAITING_CREATE : WAITING_UPDATE;

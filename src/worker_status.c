@@ -60,14 +60,16 @@ worker_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TaskStatus	copy[PGREPL_MAX_TASKS];
-	pid_t		worker_pid;
+	pid_t		maintenance_pid;
+	pid_t		fallback_pid;
 
 	pgrepl_require_sql_version();
 	pgrepl_require_preload("pgrepl_admin.worker_status");
 
 	LWLockAcquire(pgrepl_shared->lock, LW_SHARED);
 	memcpy(copy, pgrepl_shared->tasks, sizeof(copy));
-	worker_pid = pgrepl_shared->worker_pid;
+	maintenance_pid = pgrepl_shared->worker_pid;
+	fallback_pid = pgrepl_shared->fallback_worker_pid;
 	LWLockRelease(pgrepl_shared->lock);
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -79,6 +81,7 @@ worker_status(PG_FUNCTION_ARGS)
 		Datum		values[WORKER_STATUS_COLS] = {0};
 		bool		nulls[WORKER_STATUS_COLS] = {0};
 		long		interval = maintenance_task_interval_ms(task);
+		pid_t		worker_pid = task->own_worker ? fallback_pid : maintenance_pid;
 
 		values[0] = CStringGetTextDatum(task->name);
 		values[1] = CStringGetTextDatum(task->description);

@@ -220,15 +220,22 @@ $primary->safe_psql('postgres', 'DROP SERVER loopback CASCADE; DROP TABLE fdw_ta
 # wait for them
 sub lsql { return sql("SET synchronous_commit = local; $_[0]"); }
 sql('SELECT pgrepl_admin.set_synchronous(num => 0)');
-lsql("SELECT count(*) FROM pgrepl_admin.add_standby('select', '10.0.0.1/32', synchronous => true)");
+is(lsql("SELECT synchronous FROM pgrepl_admin.add_standby('select', '10.0.0.1/32', synchronous => true)"), 'deferred',
+	'add_standby(synchronous => true) for a standby that does not stream: deferred (t/019 follows it up)');
+is(sql('SELECT value || pending::text FROM pgrepl_admin.synchronous_setting'), '{select}',
+	'nothing named, the standby pending');
+# set_synchronous() names registered standbys that are not connected
+lsql("SELECT pgrepl_admin.set_synchronous(ARRAY['select'], 1)");
 is(sql('SELECT value FROM pgrepl_admin.synchronous_setting'), 'ANY 1 (select)',
-	'add_standby(synchronous => true) with synchronous replication off: it becomes the one synchronous standby');
+	'set_synchronous() names it as asked');
 ok(wait_setting('ANY 1 (select)'), 'and the server runs with it');
 is(sql("SELECT string_agg(standby_name, ',') FROM pgrepl_admin.synchronous_members()"), 'select',
 	'the SQL keyword is a plain name to the server');
-lsql("SELECT count(*) FROM pgrepl_admin.add_standby('x2', '10.0.0.2/32', synchronous => true)");
-is(sql('SELECT value FROM pgrepl_admin.synchronous_setting'), 'ANY 1 (select, x2)', 'a second one is added to the list');
-lsql("SELECT count(*) FROM pgrepl_admin.add_standby('x2', '10.0.0.2/32', synchronous => true)");
+lsql("SELECT count(*) FROM pgrepl_admin.add_standby('x2', '10.0.0.2/32')");
+lsql("SELECT pgrepl_admin.set_synchronous(ARRAY['select', 'x2'], 1)");
+is(sql('SELECT value FROM pgrepl_admin.synchronous_setting'), 'ANY 1 (select, x2)', 'a second one in the list');
+is(lsql("SELECT synchronous FROM pgrepl_admin.add_standby('x2', '10.0.0.2/32', synchronous => true)"), 'named',
+	'add_standby(synchronous => true) for a standby named already: named');
 is(sql('SELECT value FROM pgrepl_admin.synchronous_setting'), 'ANY 1 (select, x2)', 'the same call again changes nothing');
 lsql("SELECT count(*) FROM pgrepl_admin.add_standby('x3', '10.0.0.3/32')");
 is(sql('SELECT value FROM pgrepl_admin.synchronous_setting'), 'ANY 1 (select, x2)', 'one added without synchronous is not named');

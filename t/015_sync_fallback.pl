@@ -4,8 +4,9 @@
 # gone unmet that long, says so (WARNING, synchronous_fallback(), check(),
 # lag_history), and puts the stored setting back when the standbys are back
 # and caught up.  A restart during a fallback comes back with the stored
-# setting in force; a standby never falls back; a promoted standby starts
-# from the stored setting; with the fallback off, commits keep waiting.
+# setting in force; a standby runs with '' and never falls back; a promoted
+# standby starts from the stored setting less itself; with the fallback off,
+# commits keep waiting.
 
 use strict;
 use warnings;
@@ -80,14 +81,20 @@ like(check_row($primary), qr/^ok: /, 'check() says ok');
 $primary->safe_psql('postgres', 'INSERT INTO t VALUES (1)');
 is($primary->safe_psql('postgres', 'SELECT count(*) FROM t'), '1', 'a commit returns while the standbys stream');
 
-# --- a standby with the setting on does nothing ---------------------------
-# s3 has the stored setting in force and no standby of its own: were the
-# task to run there, it would lower it after 2 s.
+# --- a standby runs with '' and never falls back --------------------------
+# s3's base backup holds the stored setting, which names s3 itself: the
+# maintenance worker's sync_promotion task runs a standby with '' and leaves
+# the marker that its promotion must compute the setting (t/030); the
+# fallback task has nothing to do there.  Were it to run, it would lower the
+# setting and write its own marker after 2 s.
+ok($s3->poll_query_until('postgres', "SELECT current_setting('synchronous_standby_names') = ''"),
+	"on a standby, synchronous_standby_names is ''");
+ok(-e $s3->data_dir . '/pgrepl_admin/promotion_pending', 'with the marker for its promotion');
 my $since = $s3->safe_psql('postgres', 'SELECT now()');
 $s3->poll_query_until('postgres', "SELECT now() > '$since'::timestamptz + interval '5 s'")
   or die 'time does not pass';
 is($s3->safe_psql('postgres', "SELECT current_setting('synchronous_standby_names')"),
-	$stored, 'on a standby, synchronous_standby_names is left alone');
+	'', "five seconds later, still ''");
 is(task_status($s3, 'sync_fallback', 'state || coalesce(last_outcome, \'-\')'),
 	'waiting-promotion-', 'on a standby, the task never runs');
 is(fallback($s3, 'fallback_state'), 'standby', 'synchronous_fallback() says standby');
@@ -197,13 +204,16 @@ $c->{h}->finish;
 like($c->{err}, qr/canceling wait for synchronous replication/, 'only a cancel ends the wait');
 
 # --- after promotion, the new primary starts from the stored setting ------
+# less itself (t/030): ANY 1 (s1, s2), which it then watches
 $s3->start;
 $primary->stop;
 $s3->promote;
 $s3->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()') or die 'no promotion';
+(my $promoted_sql = $stored_sql) =~ s/,\s*s3\b|\bs3,\s*//;
+like($promoted_sql, qr/^ANY 1 \(s1, s2\)$/, 'the stored setting less s3 is ANY 1 (s1, s2)');
 ok($s3->poll_query_until('postgres',
-		"SELECT stored_value = '$stored_sql' FROM pgrepl_admin.synchronous_fallback()"),
-	'the promoted standby watches the stored setting');
+		"SELECT stored_value = '$promoted_sql' FROM pgrepl_admin.synchronous_fallback()"),
+	'the promoted standby watches the stored setting, less itself');
 ok($s3->poll_query_until('postgres',
 		"SELECT fallback_state = 'active' AND value_in_force = '' FROM pgrepl_admin.synchronous_fallback()"),
 	'with no standby of its own, it falls back after the delay');

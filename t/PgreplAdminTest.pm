@@ -18,9 +18,9 @@ use Test::More;
 
 our @EXPORT = qw(new_primary new_standby provisioned_standby task_status
   wait_for_task write_private_file tls_connstr set_hba in_backup_mode
-  store_key_files files_holding_key failing_remote_commit
-  used_sql_names plant_hostile_objects planted_runs planted_reached
-  $HOSTILE_PATH);
+  store_key_files files_holding_key failing_remote_commit tls_primary
+  commit_or_timeout used_sql_names plant_hostile_objects planted_runs
+  planted_reached $HOSTILE_PATH);
 
 # new_primary($name, %opts): a started primary that allows streaming, with
 # pgrepl_admin in shared_preload_libraries.  Options:
@@ -126,6 +126,33 @@ sub tls_connstr
 	  . " dbname=postgres sslmode=verify-full sslrootcert=$rootcert";
 	$connstr .= " $_=$extra{$_}" for sort keys %extra;
 	return $connstr;
+}
+
+# tls_primary($name, $root, $conf): a primary listening on 127.0.0.1 with
+# pgrepl_admin.primary_host 127.0.0.1, a managed certificate covering it
+# and its CA certificate written to $root (for standbys' sslrootcert); $conf
+# is appended to postgresql.conf.
+sub tls_primary
+{
+	my ($name, $root, $conf) = @_;
+	my $node = new_primary($name, conf => "listen_addresses = '127.0.0.1'\n"
+		  . "pgrepl_admin.primary_host = '127.0.0.1'\n" . ($conf // ''));
+	set_hba($node);
+	$node->safe_psql('postgres', "SELECT pgrepl_admin.rotate_server_cert(ARRAY['127.0.0.1'], '1 day')");
+	write_private_file($root, $node->safe_psql('postgres', 'SELECT pgrepl_admin.ca_certificate()') . "\n");
+	return $node;
+}
+
+# commit_or_timeout($node, $sql): what psql printed for $sql, a statement
+# that would wait for ever in SyncRep if commits waited for a standby that
+# never confirms, or 'timed out' when it has not returned after 60 s (the
+# harness's limit, not a measure of speed).
+sub commit_or_timeout
+{
+	my ($node, $sql) = @_;
+	my ($out, $timed_out) = ('', 0);
+	$node->psql('postgres', $sql, stdout => \$out, timeout => 60, timed_out => \$timed_out);
+	return $timed_out ? 'timed out' : $out;
 }
 
 # set_hba($node, @lines): replace pg_hba.conf with local trust lines for the
