@@ -88,7 +88,10 @@ ca_key_directory_check_hook(char **newval, void **extra, GucSource source)
  * ca_key_directory
  *		The directory of the CA keys.  An error when it is inside the data
  *		directory through a symbolic link, which the setting's check cannot
- *		see.
+ *		see, and when the configuration sets pgrepl_admin.ca_key_directory
+ *		but the setting is not in force because pgrepl_admin is not
+ *		preloaded: the key would go to, or be looked for in, another
+ *		directory than the DBA chose.
  */
 const char *
 ca_key_directory(void)
@@ -98,6 +101,13 @@ ca_key_directory(void)
 	char	   *real_data;
 	bool		inside;
 
+	if (pgrepl_ca_key_directory_unused != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pgrepl_admin.ca_key_directory is set but not in force"),
+				 errdetail("The configuration sets it to \"%s\", but it takes effect only when pgrepl_admin is in shared_preload_libraries; without it the CA key would be kept in the default directory instead.",
+						   pgrepl_ca_key_directory_unused),
+				 errhint("Add pgrepl_admin to shared_preload_libraries and restart the server, or remove the setting to use the default directory.")));
 	if (dir == NULL || dir[0] == '\0')
 		dir = ca_key_default_directory();
 	if (dir == NULL)
