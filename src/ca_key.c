@@ -12,9 +12,11 @@
  * ca-<serial>.key, mode 0600.  The CA's certificate stays in
  * $PGDATA/pgrepl_admin/ca.pem and says which CA is current; its key is
  * found by the certificate's serial.  A new CA's key file is written before
- * ca.pem is switched to its certificate, and the keys of other serials are
- * removed after, so a crash at any moment leaves the current CA with its
- * key.
+ * ca.pem is switched to its certificate, and the key of the CA it replaced
+ * is removed after, so a crash at any moment leaves the current CA with its
+ * key.  Only keys of serials this cluster's store names are ever removed:
+ * the directory may be shared by several clusters (a DBA's choice), and
+ * their keys are theirs.
  *
  *-------------------------------------------------------------------------
  */
@@ -187,19 +189,14 @@ ca_key_write(const char *serial, const char *key_pem)
 }
 
 /*
- * ca_key_remove_others
- *		Remove the stored keys of every CA but the one with this serial
- *		(replaced CAs, or a new CA a crash kept from being installed).
+ * ca_key_remove
+ *		Remove the stored key of the CA with this serial, if this server has
+ *		it.  The caller names a serial of this cluster's own store (a CA it
+ *		replaced): the directory may be shared with other clusters, or be
+ *		one the DBA keeps other files in, so nothing is removed by pattern.
  */
 void
-ca_key_remove_others(const char *serial)
+ca_key_remove(const char *serial)
 {
-	char	   *keep = ca_key_path(serial);
-	ListCell   *lc;
-
-	foreach(lc, durable_file_list(ca_key_directory(), KEY_PREFIX, KEY_SUFFIX))
-	{
-		if (strcmp(lfirst(lc), keep) != 0)
-			durable_file_remove(lfirst(lc));
-	}
+	durable_file_remove(ca_key_path(serial));
 }
