@@ -12,9 +12,11 @@
  * ca-<serial>.key, mode 0600.  The CA's certificate stays in
  * $PGDATA/pgrepl_admin/ca.pem and says which CA is current; its key is
  * found by the certificate's serial.  A new CA's key file is written before
- * ca.pem is switched to its certificate, and the keys of other serials are
- * removed after, so a crash at any moment leaves the current CA with its
- * key.
+ * ca.pem is switched to its certificate, and the key of the CA it replaced
+ * is removed after, so a crash at any moment leaves the current CA with its
+ * key.  Only keys of serials this cluster's store names are ever removed:
+ * the directory may be shared by several clusters (a DBA's choice), and
+ * their keys are theirs.
  *
  *-------------------------------------------------------------------------
  */
@@ -88,7 +90,10 @@ ca_key_directory_check_hook(char **newval, void **extra, GucSource source)
  * ca_key_directory
  *		The directory of the CA keys.  An error when it is inside the data
  *		directory through a symbolic link, which the setting's check cannot
- *		see.
+ *		see, and when the configuration sets pgrepl_admin.ca_key_directory
+ *		but the setting is not in force because pgrepl_admin is not
+ *		preloaded: the key would go to, or be looked for in, another
+ *		directory than the DBA chose.
  */
 const char *
 ca_key_directory(void)
@@ -98,6 +103,13 @@ ca_key_directory(void)
 	char	   *real_data;
 	bool		inside;
 
+	if (pgrepl_ca_key_directory_unused != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pgrepl_admin.ca_key_directory is set but not in force"),
+				 errdetail("The configuration sets it to \"%s\", but it takes effect only when pgrepl_admin is in shared_preload_libraries; without it the CA key would be kept in the default directory instead.",
+						   pgrepl_ca_key_directory_unused),
+				 errhint("Add pgrepl_admin to shared_preload_libraries and restart the server, or remove the setting to use the default directory.")));
 	if (dir == NULL || dir[0] == '\0')
 		dir = ca_key_default_directory();
 	if (dir == NULL)
@@ -177,19 +189,14 @@ ca_key_write(const char *serial, const char *key_pem)
 }
 
 /*
- * ca_key_remove_others
- *		Remove the stored keys of every CA but the one with this serial
- *		(replaced CAs, or a new CA a crash kept from being installed).
+ * ca_key_remove
+ *		Remove the stored key of the CA with this serial, if this server has
+ *		it.  The caller names a serial of this cluster's own store (a CA it
+ *		replaced): the directory may be shared with other clusters, or be
+ *		one the DBA keeps other files in, so nothing is removed by pattern.
  */
 void
-ca_key_remove_others(const char *serial)
+ca_key_remove(const char *serial)
 {
-	char	   *keep = ca_key_path(serial);
-	ListCell   *lc;
-
-	foreach(lc, durable_file_list(ca_key_directory(), KEY_PREFIX, KEY_SUFFIX))
-	{
-		if (strcmp(lfirst(lc), keep) != 0)
-			durable_file_remove(lfirst(lc));
-	}
+	durable_file_remove(ca_key_path(serial));
 }

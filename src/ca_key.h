@@ -17,6 +17,6 @@ extern const char *ca_key_directory(void);
 extern char *ca_key_path(const char *serial);
 extern char *ca_key_read(const char *serial);
 extern void ca_key_write(const char *serial, const char *key_pem);
-extern void ca_key_remove_others(const char *serial);
+extern void ca_key_remove(const char *serial);
 
 #endif							/* PGREPL_CA_KEY_H */

@@ -288,11 +288,33 @@ cert_store_ca_key(const char *serial)
 }
 
 /*
+ * remove_replaced_keys
+ *		Remove the keys of the CAs this store says were replaced: every
+ *		retiring CA (the one just replaced, and any whose removal a crash
+ *		interrupted), but never the current one's (serial).  Keys of CAs
+ *		the store does not name are left alone: they may be another
+ *		cluster's, in a shared directory.
+ */
+static void
+remove_replaced_keys(const char *serial)
+{
+	ListCell   *lc;
+
+	foreach(lc, cert_store_entries(CERT_KINDS(CERT_KIND_CA_RETIRING)))
+	{
+		CertEntry  *entry = lfirst(lc);
+
+		if (strcmp(entry->info.serial, serial) != 0)
+			ca_key_remove(entry->info.serial);
+	}
+}
+
+/*
  * cert_store_install_ca
  *		Make the CA of cert_pem and key_pem the current one.  Its key goes
  *		to the CA key directory first, then ca.pem switches to its
- *		certificate, then the keys of other CAs are removed: a crash leaves
- *		the current CA with its key.  A CA it replaces stays trusted, as a
+ *		certificate, then the keys of the CAs it replaced are removed: a
+ *		crash leaves the current CA with its key.  A CA it replaces stays trusted, as a
  *		retiring CA (certificate only), until it is retired.
  */
 void
@@ -311,7 +333,7 @@ cert_store_install_ca(const char *cert_pem, const char *key_pem)
 					old->info.cert_pem);
 	store_write(CERT_STORE_CA, info.cert_pem);
 	cert_store_sync_bundle();
-	ca_key_remove_others(info.serial);
+	remove_replaced_keys(info.serial);
 }
 
 /*
@@ -357,9 +379,14 @@ cert_store_retire_ca(const char *serial)
 {
 	char	   *path = psprintf("%s/%s%s%s", CERT_STORE_DIR, RETIRING_PREFIX, serial,
 								RETIRING_SUFFIX);
+	CertEntry  *current;
 
 	if (access(path, F_OK) != 0)
 		return false;
+	/* its key first (normally gone already), while the store still names it */
+	current = read_entry(CERT_KIND_CA_RETIRING, CERT_STORE_CA);
+	if (current == NULL || strcmp(current->info.serial, serial) != 0)
+		ca_key_remove(serial);
 	durable_file_remove(path);
 	cert_store_sync_bundle();
 	return true;

@@ -19,9 +19,13 @@
  *	  tokenize_auth_file() and parse_hba_line().  A line the server would
  *	  reject aborts the commit with the rule and the parser's reason;
  *	- at COMMIT the candidate is renamed over the live file (durably) and
- *	  the postmaster is signalled to reload.  Nothing may fail there, so
- *	  problems are logged; a crash between commit and rename is repaired by
- *	  the hba_sync task;
+ *	  the postmaster is signalled to reload.  The commit may have waited
+ *	  there for a synchronous standby, without bound, and the file may have
+ *	  been edited by hand meanwhile: the live file is read again, still
+ *	  under the lock, and when it changed the block checked at PRE_COMMIT
+ *	  is spliced into its new text instead, so that no byte outside the
+ *	  block is lost.  Nothing may fail there, so problems are logged; a
+ *	  crash between commit and rename is repaired by the hba_sync task;
  *	- at ABORT the candidate is removed and the file never changed.
  *
  * However many rules a transaction changes, the file is written once.
@@ -66,6 +70,16 @@ static bool reload_pending = false;
 static bool candidate_ready = false;
 static char candidate_path[MAXPGPATH];
 static bool callback_registered = false;
+
+/*
+ * The managed block of the candidate and the live text it was spliced
+ * into (in TopMemoryContext while a candidate exists): at COMMIT the
+ * block goes into the live file as it is then.
+ */
+static char *candidate_block = NULL;
+static size_t candidate_block_len = 0;
+static char *candidate_live = NULL;
+static size_t candidate_live_len = 0;
 
 static const char *const read_rules_sql =
 "SELECT rule_id, connection_type, database, role_name::text, "
@@ -257,38 +271,58 @@ hba_file_rule_line(const HbaRule *rule)
 }
 
 /*
- * render_file
- *		The live file's text with its managed block holding these rules.
+ * splice_block
+ *		The live file's text with this managed block in place of its own;
+ *		NULL when the file's markers are damaged.
  */
 static char *
-render_file(List *rules, const char *live, size_t live_len, size_t *out_len)
+splice_block(const char *live, size_t live_len, const char *block, size_t block_len,
+			 size_t *out_len)
 {
-	StringInfoData block;
-	ListCell   *lc;
-	char	   *out;
+	char	   *out = palloc(live_len + block_len + 2);
 	size_t		n;
 
-	initStringInfo(&block);
-	appendStringInfoString(&block, HBA_BLOCK_BEGIN);
-	foreach(lc, rules)
-	{
-		hba_file_check_fields(lfirst(lc));
-		appendStringInfoString(&block, hba_file_rule_line(lfirst(lc)));
-	}
-	appendStringInfoString(&block, HBA_BLOCK_END);
-
-	out = palloc(live_len + block.len + 2);
-	n = hba_splice_block(live, live_len, block.data, block.len,
+	n = hba_splice_block(live, live_len, block, block_len,
 						 pgrepl_hba_position == PGREPL_HBA_POSITION_BOTTOM ?
 						 HBA_POSITION_BOTTOM : HBA_POSITION_TOP, out);
 	if (n == (size_t) -1)
+	{
+		pfree(out);
+		return NULL;
+	}
+	out[n] = '\0';
+	*out_len = n;
+	return out;
+}
+
+/*
+ * render_file
+ *		The live file's text with its managed block holding these rules;
+ *		*block receives the block alone.
+ */
+static char *
+render_file(List *rules, const char *live, size_t live_len, size_t *out_len,
+			StringInfo block)
+{
+	ListCell   *lc;
+	char	   *out;
+
+	initStringInfo(block);
+	appendStringInfoString(block, HBA_BLOCK_BEGIN);
+	foreach(lc, rules)
+	{
+		hba_file_check_fields(lfirst(lc));
+		appendStringInfoString(block, hba_file_rule_line(lfirst(lc)));
+	}
+	appendStringInfoString(block, HBA_BLOCK_END);
+
+	out = splice_block(live, live_len, block->data, block->len, out_len);
+	if (out == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("the pgrepl_admin managed block of \"%s\" is damaged", HbaFileName),
 				 errdetail("A marker line of the block is missing, repeated or out of order."),
 				 errhint("Repair pg_hba.conf by hand: keep exactly one BEGIN and one END marker line, in that order, or remove both; then call pgrepl_admin.hba_sync().")));
-	out[n] = '\0';
-	*out_len = n;
 	return out;
 }
 
@@ -609,6 +643,18 @@ check_candidate(const char *path, const char *text, size_t len)
 				 errhint("Turn ssl on, for example with pgrepl_admin.rotate_server_cert().")));
 }
 
+/* Free the text kept with a candidate. */
+static void
+forget_candidate_text(void)
+{
+	if (candidate_block != NULL)
+		pfree(candidate_block);
+	if (candidate_live != NULL)
+		pfree(candidate_live);
+	candidate_block = candidate_live = NULL;
+	candidate_block_len = candidate_live_len = 0;
+}
+
 /*
  * prepare_candidate
  *		Render the file from rules and the live file; when it differs, write
@@ -622,7 +668,8 @@ prepare_candidate(List *rules, char **old_text)
 	size_t		live_len;
 	char	   *live = durable_file_read(HbaFileName, &live_len, false);
 	size_t		new_len;
-	char	   *new_text = render_file(rules, live, live_len, &new_len);
+	StringInfoData block;
+	char	   *new_text = render_file(rules, live, live_len, &new_len, &block);
 	struct stat st;
 
 	if (old_text)
@@ -642,6 +689,14 @@ prepare_candidate(List *rules, char **old_text)
 				(errcode_for_file_access(),
 				 errmsg("could not change the mode of file \"%s\": %m", candidate_path)));
 	candidate_ready = true;
+	forget_candidate_text();
+	candidate_block = MemoryContextAlloc(TopMemoryContext, block.len + 1);
+	memcpy(candidate_block, block.data, block.len + 1);
+	candidate_block_len = block.len;
+	candidate_live = MemoryContextAlloc(TopMemoryContext, live_len + 1);
+	memcpy(candidate_live, live, live_len);
+	candidate_live[live_len] = '\0';
+	candidate_live_len = live_len;
 	check_candidate(candidate_path, new_text, new_len);
 	return true;
 }
@@ -655,22 +710,105 @@ discard_candidate(void)
 				(errcode_for_file_access(),
 				 errmsg("could not remove file \"%s\": %m", candidate_path)));
 	candidate_ready = false;
+	forget_candidate_text();
+}
+
+/*
+ * refresh_candidate
+ *		When the live file is no longer the text the candidate was made
+ *		from (edited by hand while the commit waited, for example in
+ *		SyncRep), write the candidate again: the live file as it is now,
+ *		with the block checked at PRE_COMMIT.  False, after a message,
+ *		when the live file's markers are now damaged: the file is then left
+ *		as the DBA made it.  The caller holds the writers' lock.
+ */
+static bool
+refresh_candidate(void)
+{
+	size_t		live_len;
+	char	   *live = durable_file_read(HbaFileName, &live_len, false);
+	char	   *new_text;
+	size_t		new_len;
+	struct stat st;
+
+	if (live_len == candidate_live_len && memcmp(live, candidate_live, live_len) == 0)
+		return true;
+	new_text = splice_block(live, live_len, candidate_block, candidate_block_len, &new_len);
+	if (new_text == NULL)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("the managed block of \"%s\" was not written: the file was edited while the change committed, and its marker lines are now damaged",
+						HbaFileName),
+				 errdetail("The committed rules are in pgrepl_admin.hba_rules; the file was left as it was edited."),
+				 errhint("Repair pg_hba.conf by hand: keep exactly one BEGIN and one END marker line, in that order, or remove both; then call pgrepl_admin.hba_sync().")));
+		return false;
+	}
+	if (stat(HbaFileName, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", HbaFileName)));
+	durable_file_stage(candidate_path, new_text, new_len, st.st_mode & 0777);
+	if (chmod(candidate_path, st.st_mode & 0777) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not change the mode of file \"%s\": %m", candidate_path)));
+	ereport(LOG,
+			(errmsg("pg_hba.conf changed while a pgrepl_admin change committed: the managed block was written into its new text")));
+	return true;
 }
 
 /*
  * install_candidate
  *		Put the checked candidate in place and signal the reload, at the
- *		given level for problems (LOG at commit, where no ERROR may happen).
+ *		given level for problems (LOG at commit, where no ERROR may happen:
+ *		an error there is reported at LOG and the file left alone, which
+ *		the hba_sync task repairs).
  */
 static void
 install_candidate(int elevel)
 {
+	if (elevel >= ERROR)
+	{
+		if (!refresh_candidate())
+		{
+			discard_candidate();
+			return;
+		}
+	}
+	else
+	{
+		MemoryContext oldcontext = CurrentMemoryContext;
+		volatile bool ok = false;
+
+		PG_TRY();
+		{
+			ok = refresh_candidate();
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(oldcontext);
+			edata = CopyErrorData();
+			FlushErrorState();
+			edata->elevel = LOG;
+			ThrowErrorData(edata);
+		}
+		PG_END_TRY();
+		if (!ok)
+		{
+			discard_candidate();
+			return;
+		}
+	}
 	if (durable_rename(candidate_path, HbaFileName, elevel) != 0)
 	{
 		discard_candidate();
 		return;
 	}
 	candidate_ready = false;
+	forget_candidate_text();
 	pgrepl_signal_reload(elevel);
 }
 

@@ -32,6 +32,7 @@ bool		pgrepl_cert_auto_renew = true;
 int			pgrepl_cert_renew_before = 30 * 24 * 60 * 60;
 int			pgrepl_cert_check_interval = 60 * 60;
 char	   *pgrepl_ca_key_directory = NULL;
+char	   *pgrepl_ca_key_directory_unused = NULL;
 
 /* backups held by background workers */
 int			pgrepl_max_backups = 4;
@@ -163,6 +164,19 @@ pgrepl_define_settings(void)
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	/*
+	 * Without preloading the setting cannot be defined (PGC_POSTMASTER);
+	 * its placeholder, removed below, is remembered so that
+	 * ca_key_directory() can refuse a value that is not in force.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+	{
+		const char *unused = GetConfigOption("pgrepl_admin.ca_key_directory", true, false);
+
+		if (unused != NULL && unused[0] != '\0')
+			pgrepl_ca_key_directory_unused = MemoryContextStrdup(TopMemoryContext, unused);
+	}
 
 	/* the boot value is computed once and kept for RESET */
 	if (process_shared_preload_libraries_in_progress)

@@ -34,6 +34,7 @@ extern int	pgrepl_cert_check_interval;
 
 /* pgrepl_admin.ca_key_directory: where the CA's private key is kept (restart) */
 extern char *pgrepl_ca_key_directory;
+extern char *pgrepl_ca_key_directory_unused;
 
 /* pgrepl_admin.lag_warn_bytes (kB), lag_warn_time (ms), lag_stall_after (s) */
 extern int	pgrepl_lag_warn_bytes;

@@ -7,7 +7,8 @@
 # data directory is refused; an administrator's own ssl_ca_file is left
 # alone.  A rotation that fails leaves no CA behind; a host name longer than
 # a CN allows is certified; a rotation whose reload fails probes the server
-# with back-off, not every 5 ms.
+# with back-off, not every 5 ms.  Two clusters sharing one key directory:
+# replacing one's CA removes only that cluster's replaced keys.
 
 use strict;
 use warnings;
@@ -209,6 +210,27 @@ write_private_file("$tmp/ca_keys/ca-$legacy_serial.key", $legacy_key);
 is(query($legacy, "SELECT key_matches FROM pgrepl_admin.certificates WHERE kind = 'ca'"), 't',
 	'once moved there, it is found');
 
+# --- a key directory shared by two clusters (issue 22 item 13): a CA
+# replaced in one removes that cluster's replaced key, never the other's
+my $neighbour = new_primary('neighbour', streaming => 0,
+	conf => "pgrepl_admin.ca_key_directory = '$tmp/ca_keys'\npgrepl_admin.cert_auto_renew = off\n");
+$neighbour->safe_psql('postgres', 'SELECT pgrepl_admin.ca_init()');
+my $neighbour_first = ca_serial($neighbour);
+ok(-f "$tmp/ca_keys/ca-$neighbour_first.key", "the neighbour's key is in the shared directory");
+$neighbour->safe_psql('postgres', 'SELECT pgrepl_admin.ca_init(replace => true)');
+my $neighbour_second = ca_serial($neighbour);
+$neighbour->safe_psql('postgres', 'SELECT pgrepl_admin.ca_init(replace => true)');
+my $neighbour_third = ca_serial($neighbour);
+ok(-f "$tmp/ca_keys/ca-$legacy_serial.key", "replacing the neighbour's CA left the other cluster's key");
+is(query($legacy, "SELECT key_matches FROM pgrepl_admin.certificates WHERE kind = 'ca'"), 't',
+	'and the other cluster still signs with it');
+like(query($legacy, "SELECT count(*) FROM pgrepl_admin.issue_client_cert('after_neighbour', force => true)"), qr/^1$/,
+	'a client certificate is issued there');
+is(join(' ', sort map { basename($_) } glob("$tmp/ca_keys/*.key")),
+	join(' ', sort("ca-$legacy_serial.key", "ca-$neighbour_third.key")),
+	"the neighbour's replaced keys are gone, its current one and the other cluster's are kept");
+
+$neighbour->stop;
 $legacy->stop;
 $primary->stop;
 done_testing();

@@ -310,4 +310,32 @@ print $fh $hba_text;
 close $fh;
 
 $node->stop;
+# --- doc/security.md's privileges table says what this table says: every
+# object named in the row of its class, and in no other row (a function
+# written with its parentheses, a table or view without)
+{
+	my $doc = slurp_file("$FindBin::RealBin/../doc/security.md");
+	my ($table) = $doc =~ /^\| class \| objects \|[^\n]*\n\|[-|]+\|\n((?:\|[^\n]*\n)+)/m
+	  or die 'no privileges table in doc/security.md';
+	my %row;
+	for my $line (split /\n/, $table)
+	{
+		my (undef, $class, $objs) = split /\s*\|\s*/, $line;
+		$row{$class} = { map { (my $n = $_) =~ s/\(.*/()/; $n => 1 } $objs =~ /`([^`]+)`/g };
+		$row{$class}{'(sequences)'} = 1 if $objs =~ /\bsequences\b/;
+	}
+	my @wrong;
+	for my $o (sort keys %objects)
+	{
+		my ($kind, $name) = $o =~ /^(\w+) pgrepl_admin\.([^(]+)/;
+		$name =~ s/"//g;
+		$name .= '()' if $kind eq 'function';
+		$name = '(sequences)' if $kind eq 'sequence';
+		my @in = grep { $row{$_}{$name} } sort keys %row;
+		push @wrong, "$name (class $objects{$o}[0]; doc/security.md rows: " . (join(', ', @in) || 'none') . ')'
+		  unless @in == 1 && $in[0] eq $objects{$o}[0];
+	}
+	is(join("\n", @wrong), '', "doc/security.md's privileges table classifies every object as this test does");
+}
+
 done_testing();
