@@ -121,12 +121,7 @@ $primary->safe_psql('postgres', q{
 	CREATE ROLE exporter LOGIN IN ROLE pg_monitor;
 	ALTER ROLE exporter SET jit = off;
 });
-$primary->backup('base');
-my $standby = PostgreSQL::Test::Cluster->new('standby1');
-$standby->init_from_backup($primary, 'base', has_streaming => 1);
-$standby->append_conf('postgresql.conf', "primary_slot_name = 'standby1'\n");
-$standby->start;
-$primary->wait_for_catchup($standby, 'replay');
+my $standby = new_standby($primary, 'standby1', 'standby1');
 
 my $dir = PostgreSQL::Test::Utils::tempdir();
 my $exporter_port = PostgreSQL::Test::Cluster::get_free_port();
