@@ -39,6 +39,10 @@ packages=(
     strace                        # tests only: what the clone syncs, a backup worker slowed down
     iproute2 sudo                 # tests only: hosts in network namespaces (t/PgreplNetns.pm)
     openssh-server openssh-client # tests only: the clone over ssh between those hosts
+    prometheus prometheus-postgres-exporter # tests only: promtool (in prometheus on bookworm, its own
+                                  # package, a dependency, from trixie on) checks and unit-tests
+                                  # contrib/prometheus_alerts.yml; a real exporter and Prometheus
+                                  # fire its alerts (t/089_prometheus_alerts.pl)
 )
 if [ "$host" -eq 1 ]; then
     packages+=(

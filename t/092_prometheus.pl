@@ -1,7 +1,8 @@
 # Every query of contrib/postgres_exporter_queries.yaml runs against a real
-# primary with a streaming standby, as a pg_monitor member, and returns every
+# primary with a streaming (synchronous) standby, a managed pg_hba.conf rule
+# and a backup held, as a pg_monitor member, and returns rows with every
 # column the file names, with numbers in the GAUGE columns: a renamed column
-# in the views breaks this test, not a dashboard.
+# in the views breaks this test, not a dashboard or an alert.
 
 use strict;
 use warnings;
@@ -27,7 +28,9 @@ for my $line (split /\n/, slurp_file("$FindBin::RealBin/../contrib/postgres_expo
 	if ($line =~ /^    - (\w+):\s*$/) { $column = $1; next; }
 	if ($line =~ /^        usage: "(\w+)"/) { $queries{$name}{columns}{$column} = $1; next; }
 }
-is(scalar keys %queries, 3, 'the file has the replication, certificate and check queries');
+is(join(' ', sort keys %queries),
+	'pgrepl_admin_backup pgrepl_admin_certificate pgrepl_admin_check pgrepl_admin_hba_rule pgrepl_admin_replication pgrepl_admin_settings pgrepl_admin_synchronous pgrepl_admin_synchronous_standby',
+	'the file has the queries contrib/prometheus_alerts.yml uses');
 
 my $primary = new_primary('primary', conf => "listen_addresses = '127.0.0.1'\n");
 $primary->safe_psql('postgres', q{
@@ -36,6 +39,12 @@ $primary->safe_psql('postgres', q{
 	CREATE ROLE exporter LOGIN IN ROLE pg_monitor;
 });
 my $standby = new_standby($primary, 'standby');
+$primary->safe_psql('postgres', q{
+	SELECT pgrepl_admin.hba_add('127.0.0.1/32', 'exporter');
+	SELECT pgrepl_admin.backup_start('t092');
+	ALTER SYSTEM SET synchronous_standby_names = 'standby';
+	SELECT pg_reload_conf();
+});
 
 for my $q (sort keys %queries)
 {
@@ -68,6 +77,11 @@ my $out = $primary->safe_psql('postgres', "SELECT string_agg(standby || ':' || s
 like($out, qr/orphan:orphaned-slot/, 'the orphaned slot is reported');
 like($out, qr/standby:(streaming|catchup)/, 'the standby is reported');
 
+$primary->safe_psql('postgres', q{
+	SELECT pgrepl_admin.backup_abort('t092');
+	ALTER SYSTEM RESET synchronous_standby_names;
+	SELECT pg_reload_conf();
+});
 $standby->stop;
 $primary->stop;
 done_testing();

@@ -45,16 +45,18 @@ sub new_primary
 	return $node;
 }
 
-# new_standby($primary, $name): a hot standby streaming from $primary, made
+# new_standby($primary, $name, $slot): a hot standby streaming from $primary
+# (from the physical slot $slot when given, which must exist), made
 # from a fresh base backup, started and caught up.
 sub new_standby
 {
-	my ($primary, $name) = @_;
+	my ($primary, $name, $slot) = @_;
 	my $backup = "${name}_base";
 
 	$primary->backup($backup);
 	my $standby = PostgreSQL::Test::Cluster->new($name);
 	$standby->init_from_backup($primary, $backup, has_streaming => 1);
+	$standby->append_conf('postgresql.conf', "primary_slot_name = '$slot'\n") if defined $slot;
 	$standby->start;
 	$primary->wait_for_catchup($standby, 'replay');
 	return $standby;
