@@ -93,14 +93,22 @@ fuzz: fuzz/hba_text_fuzz
 # debian/control is made from debian/control.in for that version.  The .deb
 # lands in build-deb/.
 DEB_SRC = build-deb/pgrepl-admin-$(EXTVERSION)
+# A server built from source (PostgreSQL 16 from scripts/build-pg16.sh: its
+# bindir is not Debian's /usr/lib/postgresql/NN/bin): the package is built
+# against that pg_config, with no build dependency on
+# postgresql-server-dev-NN nor a dependency on postgresql-NN, neither of
+# which is installed (doc/versions.md)
+DEB_FROM_SOURCE = $(filter-out /usr/lib/postgresql/$(MAJORVERSION)/bin,$(shell $(PG_CONFIG) --bindir))
 deb:
 	rm -rf build-deb
 	mkdir -p $(DEB_SRC)
 	tar -C $(srcdir) --exclude=.git --exclude=./build-deb --exclude=./tmp_check \
 		--exclude=./tmp_check_regress --exclude=./results --exclude='*.o' \
 		--exclude='*.so' --exclude='*.bc' -cf - . | tar -C $(DEB_SRC) -xf -
-	sed 's/PGVERSION/$(MAJORVERSION)/g' $(srcdir)/debian/control.in > $(DEB_SRC)/debian/control
-	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	sed -e 's/PGVERSION/$(MAJORVERSION)/g' $(if $(DEB_FROM_SOURCE),-e 's/, postgresql-$(MAJORVERSION),/,/') \
+		$(srcdir)/debian/control.in > $(DEB_SRC)/debian/control
+	cd $(DEB_SRC) && $(if $(DEB_FROM_SOURCE),PGREPL_DEB_PG_CONFIG=$(abspath $(DEB_FROM_SOURCE))/pg_config) \
+		dpkg-buildpackage -us -uc -b $(if $(DEB_FROM_SOURCE),-d)
 	@ls build-deb/*.deb
 
 .PHONY: deb
