@@ -99,13 +99,14 @@ DEB_SRC = build-deb/pgrepl-admin-$(EXTVERSION)
 # postgresql-server-dev-NN nor a dependency on postgresql-NN, neither of
 # which is installed (doc/versions.md)
 DEB_FROM_SOURCE = $(filter-out /usr/lib/postgresql/$(MAJORVERSION)/bin,$(shell $(PG_CONFIG) --bindir))
+DEB_NO_SERVER_DEPENDS = -e 's/, postgresql-$(MAJORVERSION), /, /'
 deb:
 	rm -rf build-deb
 	mkdir -p $(DEB_SRC)
 	tar -C $(srcdir) --exclude=.git --exclude=./build-deb --exclude=./tmp_check \
 		--exclude=./tmp_check_regress --exclude=./results --exclude='*.o' \
 		--exclude='*.so' --exclude='*.bc' -cf - . | tar -C $(DEB_SRC) -xf -
-	sed -e 's/PGVERSION/$(MAJORVERSION)/g' $(if $(DEB_FROM_SOURCE),-e 's/, postgresql-$(MAJORVERSION),/,/') \
+	sed -e 's/PGVERSION/$(MAJORVERSION)/g' $(if $(DEB_FROM_SOURCE),$(DEB_NO_SERVER_DEPENDS)) \
 		$(srcdir)/debian/control.in > $(DEB_SRC)/debian/control
 	cd $(DEB_SRC) && $(if $(DEB_FROM_SOURCE),PGREPL_DEB_PG_CONFIG=$(abspath $(DEB_FROM_SOURCE))/pg_config) \
 		dpkg-buildpackage -us -uc -b $(if $(DEB_FROM_SOURCE),-d)

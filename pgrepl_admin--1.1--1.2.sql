@@ -8,6 +8,56 @@
 -- A function created or replaced here carries its own
 -- "SET search_path = pg_catalog, pg_temp", as in the full script.
 
+-- check(): the md5 row says that 19 warns at every md5 login, and a
+-- password_expiry row names replication roles whose password expires
+-- (issue 23).  The body is patched, not restated: each piece replaced must
+-- be found exactly once.
+DO $do$
+DECLARE
+    body text := (SELECT p.prosrc FROM pg_catalog.pg_proc p
+                  WHERE p.oid OPERATOR(pg_catalog.=) '@extschema@.check()'::pg_catalog.regprocedure);
+    edits text[][] := ARRAY[
+        [$txt$            ELSE format('md5 is deprecated from PostgreSQL 18 on: %s.',$txt$,
+         $txt$            ELSE format('md5 is deprecated from PostgreSQL 18 on%s: %s.',
+                        CASE WHEN current_setting('server_version_num')::int >= 190000
+                             THEN ' and this server (19) logs a warning at every md5 login' ELSE '' END,$txt$],
+        [$txt$UNION ALL
+SELECT 'listen_addresses',$txt$,
+         $txt$UNION ALL
+-- a standby's role whose password expires can no longer log in: the
+-- standby streams on until it reconnects, then is locked out.  19 warns
+-- at login within password_expiration_warning_threshold; the same window
+-- here (7 days before 19, or when the setting is 0)
+SELECT 'password_expiry',
+       CASE WHEN bool_or(r.rolvaliduntil <= now()) THEN 'error'
+            WHEN count(r.rolname) > 0 THEN 'warning' ELSE 'ok' END,
+       CASE WHEN count(r.rolname) = 0
+            THEN format('No replication role''s password expires within %s.', w.threshold)
+            ELSE format('Replication role passwords expired or expiring within %s: %s.', w.threshold,
+                        string_agg(format('%s (valid until %s)', r.rolname, r.rolvaliduntil), ', ' ORDER BY r.rolname)) END,
+       CASE WHEN count(r.rolname) > 0
+            THEN 'A standby streams on with an expired password only until it reconnects: give the role a new password (ALTER ROLE ... PASSWORD, then the standby''s passfile) or ALTER ROLE ... VALID UNTIL ''infinity''.' END
+FROM (SELECT COALESCE(NULLIF(NULLIF(current_setting('password_expiration_warning_threshold', true), ''), '0')::interval,
+                      interval '7 days') AS threshold) w
+LEFT JOIN pg_catalog.pg_roles r ON r.rolreplication AND r.rolcanlogin AND r.rolvaliduntil < now() + w.threshold
+GROUP BY w.threshold
+UNION ALL
+SELECT 'listen_addresses',$txt$]];
+BEGIN
+    FOR i IN 1 .. pg_catalog.array_length(edits, 1) LOOP
+        IF (pg_catalog.length(body) OPERATOR(pg_catalog.-)
+            pg_catalog.length(pg_catalog.replace(body, edits[i][1], '')))
+           OPERATOR(pg_catalog.<>) pg_catalog.length(edits[i][1]) THEN
+            RAISE EXCEPTION 'pgrepl_admin--1.1--1.2.sql: check() is not the body this update expects (piece %)', i;
+        END IF;
+        body := pg_catalog.replace(body, edits[i][1], edits[i][2]);
+    END LOOP;
+    EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION @extschema@.check() '
+        'RETURNS TABLE (check_name text, status text, detail text, hint text) '
+        'LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS %L', body);
+END
+$do$;
+
 ------------------------------------------------------------------------
 -- Keep this last: no function of the extension resolves a name through
 -- its caller's search_path.  1.1 pinned md5_in_use() only; every other

@@ -62,6 +62,8 @@
 #define PGREPL_HAS_SLOT_INVALIDATION_REASON (PG_VERSION_NUM >= 170000)
 /* the synchronized_standby_slots setting (17) */
 #define PGREPL_HAS_SYNCHRONIZED_STANDBY_SLOTS (PG_VERSION_NUM >= 170000)
+/* ssl_sni and hosts_file (pg_hosts.conf): certificates per host name (19) */
+#define PGREPL_HAS_SSL_SNI			(PG_VERSION_NUM >= 190000)
 
 /* SCRAM-SHA-256 constants, renamed in 16 */
 #if PG_VERSION_NUM < 160000
