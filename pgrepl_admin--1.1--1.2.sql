@@ -58,6 +58,39 @@ BEGIN
 END
 $do$;
 
+-- replication_lag(): write_lag, flush_lag and replay_lag are zero once the
+-- standby has the position up to date, on every version (19 keeps the
+-- server's last measurement where 15-18 turned it NULL).  The definition is
+-- patched, not restated: each piece replaced must be found exactly once.
+DO $do$
+DECLARE
+    def text := pg_catalog.pg_get_functiondef('@extschema@.replication_lag()'::pg_catalog.regprocedure);
+    edits text[][] := ARRAY[
+        [$txt$                   COALESCE(rows.replay_lag,
+                            CASE WHEN rows.replay_lsn >= here.lsn THEN interval '0' END) AS replay_interval,$txt$,
+         $txt$                   -- zero once caught up, on every version: the server's column
+                   -- turns NULL only on an idle primary, and from 19 (and the
+                   -- minor releases with upstream's fix of premature NULL lag)
+                   -- keeps its last measurement while WAL still moves
+                   CASE WHEN rows.replay_lsn >= here.lsn THEN interval '0'
+                        ELSE rows.replay_lag END AS replay_interval,$txt$],
+        [$txt$               COALESCE(write_lag, CASE WHEN write_lsn >= lsn THEN interval '0' END) AS write_lag,
+               COALESCE(flush_lag, CASE WHEN flush_lsn >= lsn THEN interval '0' END) AS flush_lag,$txt$,
+         $txt$               CASE WHEN write_lsn >= lsn THEN interval '0' ELSE write_lag END AS write_lag,
+               CASE WHEN flush_lsn >= lsn THEN interval '0' ELSE flush_lag END AS flush_lag,$txt$]];
+BEGIN
+    FOR i IN 1 .. pg_catalog.array_length(edits, 1) LOOP
+        IF (pg_catalog.length(def) OPERATOR(pg_catalog.-)
+            pg_catalog.length(pg_catalog.replace(def, edits[i][1], '')))
+           OPERATOR(pg_catalog.<>) pg_catalog.length(edits[i][1]) THEN
+            RAISE EXCEPTION 'pgrepl_admin--1.1--1.2.sql: replication_lag() is not the body this update expects (piece %)', i;
+        END IF;
+        def := pg_catalog.replace(def, edits[i][1], edits[i][2]);
+    END LOOP;
+    EXECUTE def;
+END
+$do$;
+
 ------------------------------------------------------------------------
 -- Keep this last: no function of the extension resolves a name through
 -- its caller's search_path.  1.1 pinned md5_in_use() only; every other

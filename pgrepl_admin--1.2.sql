@@ -231,8 +231,12 @@ BEGIN
         measured AS (
             SELECT rows.*, here.*,
                    pg_catalog.pg_wal_lsn_diff(here.lsn, rows.replay_lsn) AS replay_bytes,
-                   COALESCE(rows.replay_lag,
-                            CASE WHEN rows.replay_lsn >= here.lsn THEN interval '0' END) AS replay_interval,
+                   -- zero once caught up, on every version: the server's column
+                   -- turns NULL only on an idle primary, and from 19 (and the
+                   -- minor releases with upstream's fix of premature NULL lag)
+                   -- keeps its last measurement while WAL still moves
+                   CASE WHEN rows.replay_lsn >= here.lsn THEN interval '0'
+                        ELSE rows.replay_lag END AS replay_interval,
                    -- stalled: the newest sample older than stall_after shows the same
                    -- replay position, and the primary's WAL has moved since
                    CASE WHEN rows.kind = 'connected' AND rows.state = 'streaming' AND rows.replay_lsn < here.lsn
@@ -252,8 +256,8 @@ BEGIN
                pg_catalog.pg_wal_lsn_diff(lsn, write_lsn) AS write_lag_bytes,
                pg_catalog.pg_wal_lsn_diff(lsn, flush_lsn) AS flush_lag_bytes,
                replay_bytes AS replay_lag_bytes,
-               COALESCE(write_lag, CASE WHEN write_lsn >= lsn THEN interval '0' END) AS write_lag,
-               COALESCE(flush_lag, CASE WHEN flush_lsn >= lsn THEN interval '0' END) AS flush_lag,
+               CASE WHEN write_lsn >= lsn THEN interval '0' ELSE write_lag END AS write_lag,
+               CASE WHEN flush_lsn >= lsn THEN interval '0' ELSE flush_lag END AS flush_lag,
                replay_interval AS replay_lag,
                pg_catalog.now() - reply_time AS reply_age,
                slot_name,
