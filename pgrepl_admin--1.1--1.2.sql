@@ -8,20 +8,24 @@
 -- A function created or replaced here carries its own
 -- "SET search_path = pg_catalog, pg_temp", as in the full script.
 
--- check(): the md5 row says that 19 warns at every md5 login, and a
--- password_expiry row names replication roles whose password expires
--- (issue 23).  The body is patched, not restated: each piece replaced must
--- be found exactly once.
+-- Functions whose body changes in 1.2 are patched, not restated: each
+-- piece replaced must be found exactly once in the 1.1 definition.
+--   check(): the md5 row says that 19 warns at every md5 login, and a
+--   password_expiry row names replication roles whose password expires
+--   (issue 23).
+--   replication_lag(): write_lag, flush_lag and replay_lag are zero once
+--   the standby has the position up to date, on every version (19 keeps
+--   the server's last measurement where 15-18 turned it NULL).
 DO $do$
 DECLARE
-    body text := (SELECT p.prosrc FROM pg_catalog.pg_proc p
-                  WHERE p.oid OPERATOR(pg_catalog.=) '@extschema@.check()'::pg_catalog.regprocedure);
     edits text[][] := ARRAY[
-        [$txt$            ELSE format('md5 is deprecated from PostgreSQL 18 on: %s.',$txt$,
+        ['@extschema@.check()',
+         $txt$            ELSE format('md5 is deprecated from PostgreSQL 18 on: %s.',$txt$,
          $txt$            ELSE format('md5 is deprecated from PostgreSQL 18 on%s: %s.',
                         CASE WHEN current_setting('server_version_num')::int >= 190000
                              THEN ' and this server (19) logs a warning at every md5 login' ELSE '' END,$txt$],
-        [$txt$UNION ALL
+        ['@extschema@.check()',
+         $txt$UNION ALL
 SELECT 'listen_addresses',$txt$,
          $txt$UNION ALL
 -- a standby's role whose password expires can no longer log in: the
@@ -42,31 +46,9 @@ FROM (SELECT COALESCE(NULLIF(NULLIF(current_setting('password_expiration_warning
 LEFT JOIN pg_catalog.pg_roles r ON r.rolreplication AND r.rolcanlogin AND r.rolvaliduntil < now() + w.threshold
 GROUP BY w.threshold
 UNION ALL
-SELECT 'listen_addresses',$txt$]];
-BEGIN
-    FOR i IN 1 .. pg_catalog.array_length(edits, 1) LOOP
-        IF (pg_catalog.length(body) OPERATOR(pg_catalog.-)
-            pg_catalog.length(pg_catalog.replace(body, edits[i][1], '')))
-           OPERATOR(pg_catalog.<>) pg_catalog.length(edits[i][1]) THEN
-            RAISE EXCEPTION 'pgrepl_admin--1.1--1.2.sql: check() is not the body this update expects (piece %)', i;
-        END IF;
-        body := pg_catalog.replace(body, edits[i][1], edits[i][2]);
-    END LOOP;
-    EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION @extschema@.check() '
-        'RETURNS TABLE (check_name text, status text, detail text, hint text) '
-        'LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS %L', body);
-END
-$do$;
-
--- replication_lag(): write_lag, flush_lag and replay_lag are zero once the
--- standby has the position up to date, on every version (19 keeps the
--- server's last measurement where 15-18 turned it NULL).  The definition is
--- patched, not restated: each piece replaced must be found exactly once.
-DO $do$
-DECLARE
-    def text := pg_catalog.pg_get_functiondef('@extschema@.replication_lag()'::pg_catalog.regprocedure);
-    edits text[][] := ARRAY[
-        [$txt$                   COALESCE(rows.replay_lag,
+SELECT 'listen_addresses',$txt$],
+        ['@extschema@.replication_lag()',
+         $txt$                   COALESCE(rows.replay_lag,
                             CASE WHEN rows.replay_lsn >= here.lsn THEN interval '0' END) AS replay_interval,$txt$,
          $txt$                   -- zero once caught up, on every version: the server's column
                    -- turns NULL only on an idle primary, and from 19 (and the
@@ -74,20 +56,29 @@ DECLARE
                    -- keeps its last measurement while WAL still moves
                    CASE WHEN rows.replay_lsn >= here.lsn THEN interval '0'
                         ELSE rows.replay_lag END AS replay_interval,$txt$],
-        [$txt$               COALESCE(write_lag, CASE WHEN write_lsn >= lsn THEN interval '0' END) AS write_lag,
+        ['@extschema@.replication_lag()',
+         $txt$               COALESCE(write_lag, CASE WHEN write_lsn >= lsn THEN interval '0' END) AS write_lag,
                COALESCE(flush_lag, CASE WHEN flush_lsn >= lsn THEN interval '0' END) AS flush_lag,$txt$,
          $txt$               CASE WHEN write_lsn >= lsn THEN interval '0' ELSE write_lag END AS write_lag,
                CASE WHEN flush_lsn >= lsn THEN interval '0' ELSE flush_lag END AS flush_lag,$txt$]];
+    fn text;
+    def text;
 BEGIN
-    FOR i IN 1 .. pg_catalog.array_length(edits, 1) LOOP
-        IF (pg_catalog.length(def) OPERATOR(pg_catalog.-)
-            pg_catalog.length(pg_catalog.replace(def, edits[i][1], '')))
-           OPERATOR(pg_catalog.<>) pg_catalog.length(edits[i][1]) THEN
-            RAISE EXCEPTION 'pgrepl_admin--1.1--1.2.sql: replication_lag() is not the body this update expects (piece %)', i;
-        END IF;
-        def := pg_catalog.replace(def, edits[i][1], edits[i][2]);
+    FOREACH fn IN ARRAY ARRAY['@extschema@.check()', '@extschema@.replication_lag()'] LOOP
+        def := pg_catalog.pg_get_functiondef(fn::pg_catalog.regprocedure);
+        FOR i IN 1 .. pg_catalog.array_length(edits, 1) LOOP
+            CONTINUE WHEN edits[i][1] OPERATOR(pg_catalog.<>) fn;
+            IF (pg_catalog.length(def) OPERATOR(pg_catalog.-)
+                pg_catalog.length(pg_catalog.replace(def, edits[i][2], '')))
+               OPERATOR(pg_catalog.<>) pg_catalog.length(edits[i][2]) THEN
+                RAISE EXCEPTION 'pgrepl_admin--1.1--1.2.sql: % is not the definition this update expects (piece %)', fn, i;
+            END IF;
+            def := pg_catalog.replace(def, edits[i][2], edits[i][3]);
+        END LOOP;
+        -- pinned as in the full script (1.1 pinned md5_in_use() only)
+        def := pg_catalog.replace(def, E'\nAS $function$', E'\n SET search_path TO pg_catalog, pg_temp\nAS $function$');
+        EXECUTE def;
     END LOOP;
-    EXECUTE def;
 END
 $do$;
 
