@@ -111,19 +111,28 @@ DEB_VERSION := $(shell if $(DEB_GIT) rev-parse --git-dir >/dev/null 2>&1 && \
 endif
 endif
 DEB_SRC = build-deb/pgrepl-admin-$(EXTVERSION)
+# A server built from source (PostgreSQL 16 from scripts/build-pg16.sh: its
+# bindir is not Debian's /usr/lib/postgresql/NN/bin): the package is built
+# against that pg_config, with no build dependency on
+# postgresql-server-dev-NN nor a dependency on postgresql-NN, neither of
+# which is installed (doc/versions.md)
+DEB_FROM_SOURCE = $(filter-out /usr/lib/postgresql/$(MAJORVERSION)/bin,$(shell $(PG_CONFIG) --bindir))
+DEB_NO_SERVER_DEPENDS = -e 's/, postgresql-$(MAJORVERSION), /, /'
 deb:
 	rm -rf build-deb
 	mkdir -p $(DEB_SRC)
 	tar -C $(srcdir) --exclude=.git --exclude=./build-deb --exclude=./tmp_check \
 		--exclude=./tmp_check_regress --exclude=./results --exclude='*.o' \
 		--exclude='*.so' --exclude='*.bc' -cf - . | tar -C $(DEB_SRC) -xf -
-	sed 's/PGVERSION/$(MAJORVERSION)/g' $(srcdir)/debian/control.in > $(DEB_SRC)/debian/control
+	sed -e 's/PGVERSION/$(MAJORVERSION)/g' $(if $(DEB_FROM_SOURCE),$(DEB_NO_SERVER_DEPENDS)) \
+		$(srcdir)/debian/control.in > $(DEB_SRC)/debian/control
 	if [ "$(DEB_VERSION)" != "$(EXTVERSION)" ]; then \
 		{ printf 'pgrepl-admin (%s) unstable; urgency=medium\n\n  * Build from a checkout.\n\n -- %s  %s\n\n' \
 			"$(DEB_VERSION)" "$$(sed -n 's/^ -- \(.*>\)  .*/\1/p;T;q' $(srcdir)/debian/changelog)" "$$(date -R)"; \
 		  cat $(srcdir)/debian/changelog; } > $(DEB_SRC)/debian/changelog; \
 	fi
-	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	cd $(DEB_SRC) && $(if $(DEB_FROM_SOURCE),PGREPL_DEB_PG_CONFIG=$(abspath $(DEB_FROM_SOURCE))/pg_config) \
+		dpkg-buildpackage -us -uc -b $(if $(DEB_FROM_SOURCE),-d)
 	@ls build-deb/*.deb
 
 .PHONY: deb

@@ -231,8 +231,12 @@ BEGIN
         measured AS (
             SELECT rows.*, here.*,
                    pg_catalog.pg_wal_lsn_diff(here.lsn, rows.replay_lsn) AS replay_bytes,
-                   COALESCE(rows.replay_lag,
-                            CASE WHEN rows.replay_lsn >= here.lsn THEN interval '0' END) AS replay_interval,
+                   -- zero once caught up, on every version: the server's column
+                   -- turns NULL only on an idle primary, and from 19 (and the
+                   -- minor releases with upstream's fix of premature NULL lag)
+                   -- keeps its last measurement while WAL still moves
+                   CASE WHEN rows.replay_lsn >= here.lsn THEN interval '0'
+                        ELSE rows.replay_lag END AS replay_interval,
                    -- stalled: the newest sample older than stall_after shows the same
                    -- replay position, and the primary's WAL has moved since
                    CASE WHEN rows.kind = 'connected' AND rows.state = 'streaming' AND rows.replay_lsn < here.lsn
@@ -252,8 +256,8 @@ BEGIN
                pg_catalog.pg_wal_lsn_diff(lsn, write_lsn) AS write_lag_bytes,
                pg_catalog.pg_wal_lsn_diff(lsn, flush_lsn) AS flush_lag_bytes,
                replay_bytes AS replay_lag_bytes,
-               COALESCE(write_lag, CASE WHEN write_lsn >= lsn THEN interval '0' END) AS write_lag,
-               COALESCE(flush_lag, CASE WHEN flush_lsn >= lsn THEN interval '0' END) AS flush_lag,
+               CASE WHEN write_lsn >= lsn THEN interval '0' ELSE write_lag END AS write_lag,
+               CASE WHEN flush_lsn >= lsn THEN interval '0' ELSE flush_lag END AS flush_lag,
                replay_interval AS replay_lag,
                pg_catalog.now() - reply_time AS reply_age,
                slot_name,
@@ -1194,11 +1198,31 @@ UNION ALL
 SELECT 'md5',
        CASE WHEN count(*) > 0 THEN 'warning' ELSE 'ok' END,
        CASE WHEN count(*) = 0 THEN 'No replication role has an md5 password and no pg_hba.conf line uses md5.'
-            ELSE format('md5 is deprecated from PostgreSQL 18 on: %s.',
+            ELSE format('md5 is deprecated from PostgreSQL 18 on%s: %s.',
+                        CASE WHEN current_setting('server_version_num')::int >= 190000
+                             THEN ' and this server (19) logs a warning at every md5 login' ELSE '' END,
                         string_agg(m.kind || ' ' || m.name, ', ' ORDER BY m.kind, m.name)) END,
        CASE WHEN count(*) > 0
             THEN 'Give each role a new password while password_encryption = scram-sha-256 (ALTER ROLE ... PASSWORD, then the standby''s passfile), and use scram-sha-256 in pg_hba.conf.' END
 FROM @extschema@.md5_in_use() m
+UNION ALL
+-- a standby's role whose password expires can no longer log in: the
+-- standby streams on until it reconnects, then is locked out.  19 warns
+-- at login within password_expiration_warning_threshold; the same window
+-- here (7 days before 19, or when the setting is 0)
+SELECT 'password_expiry',
+       CASE WHEN bool_or(r.rolvaliduntil <= now()) THEN 'error'
+            WHEN count(r.rolname) > 0 THEN 'warning' ELSE 'ok' END,
+       CASE WHEN count(r.rolname) = 0
+            THEN format('No replication role''s password expires within %s.', w.threshold)
+            ELSE format('Replication role passwords expired or expiring within %s: %s.', w.threshold,
+                        string_agg(format('%s (valid until %s)', r.rolname, r.rolvaliduntil), ', ' ORDER BY r.rolname)) END,
+       CASE WHEN count(r.rolname) > 0
+            THEN 'A standby streams on with an expired password only until it reconnects: give the role a new password (ALTER ROLE ... PASSWORD, then the standby''s passfile) or ALTER ROLE ... VALID UNTIL ''infinity''.' END
+FROM (SELECT COALESCE(NULLIF(NULLIF(current_setting('password_expiration_warning_threshold', true), ''), '0')::interval,
+                      interval '7 days') AS threshold) w
+LEFT JOIN pg_catalog.pg_roles r ON r.rolreplication AND r.rolcanlogin AND r.rolvaliduntil < now() + w.threshold
+GROUP BY w.threshold
 UNION ALL
 SELECT 'listen_addresses',
        CASE WHEN current_setting('listen_addresses') = '' THEN 'warning' ELSE 'ok' END,

@@ -10,25 +10,29 @@
 #        install-deps.sh --host        also what only the machine running the
 #                                      matrix needs: debootstrap (the other
 #                                      versions' chroots) and clang (the
-#                                      libFuzzer harness)
+#                                      libFuzzer harness), and what building
+#                                      PostgreSQL 16 from source needs
+#        install-deps.sh --no-server NN  all but postgresql-NN and its
+#                                      headers (a server built from source,
+#                                      or one installed later)
 set -euo pipefail
 
 list=0
 host=0
+server=1
 major=15
 for arg in "$@"; do
     case "$arg" in
         --list) list=1 ;;
         --host) host=1 ;;
+        --no-server) server=0 ;;
         [0-9]*) major=$arg ;;
-        *) echo "usage: $0 [--list] [--host] [NN]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--list] [--host] [--no-server] [NN]" >&2; exit 2 ;;
     esac
 done
 
 packages=(
     make gcc build-essential      # the compiler, PGXS's make, and what dpkg-buildpackage checks for
-    "postgresql-$major"           # the server the extension runs in
-    "postgresql-server-dev-$major" # its headers and PGXS
     libssl-dev                    # OpenSSL 3 libcrypto/libssl headers
     libipc-run-perl               # for the TAP tests (PostgreSQL::Test::Cluster)
     rsync                         # standby cloning
@@ -44,10 +48,17 @@ packages=(
                                   # contrib/prometheus_alerts.yml; a real exporter and Prometheus
                                   # fire its alerts (t/089_prometheus_alerts.pl)
 )
+if [ "$server" -eq 1 ]; then
+    packages+=(
+        "postgresql-$major"           # the server the extension runs in
+        "postgresql-server-dev-$major" # its headers and PGXS
+    )
+fi
 if [ "$host" -eq 1 ]; then
     packages+=(
         debootstrap               # the chroots of the versions Debian 12 does not have
         clang libclang-rt-14-dev  # the libFuzzer harness (make fuzz) and its runtimes
+        bison flex zlib1g-dev pkg-config # PostgreSQL 16 from its git source (scripts/build-pg16.sh)
     )
 fi
 

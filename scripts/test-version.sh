@@ -11,16 +11,21 @@
 # allowed to do) in place of the package.
 #
 # Usage: scripts/test-version.sh NN
+#        PGREPL_PG_CONFIG=/prefix/bin/pg_config scripts/test-version.sh NN
+#            against a server built from source (16: scripts/build-pg16.sh)
+#            rather than Debian's or PGDG's postgresql-NN
 # Prints "PostgreSQL NN: N passed, N failed" last; exit status 0 only when
 # every test passed.
 set -euo pipefail
 
 major=${1:?usage: $0 NN}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-pg_config=/usr/lib/postgresql/$major/bin/pg_config
+pg_config=${PGREPL_PG_CONFIG:-/usr/lib/postgresql/$major/bin/pg_config}
+deps=("$major")
+[ -z "${PGREPL_PG_CONFIG:-}" ] || deps=(--no-server "$major")
 
 if [ "$(id -u)" -eq 0 ]; then
-    "$here/scripts/install-deps.sh" "$major"
+    "$here/scripts/install-deps.sh" "${deps[@]}"
     runner=(runuser -u postgres --)
     # The suites run against the package, installed in place of "make
     # install"; t/099_package.pl checks that it is what the server loads.
@@ -71,11 +76,16 @@ tar -C "$here" --exclude=.git --exclude=./build-deb -cf - . | tar -C "$work" -xf
 chmod 755 "$work"
 [ "$(id -u)" -eq 0 ] && chown -R postgres: "$work"
 
-# pg_regress first, then TAP, each run even if the other failed
+# pg_regress first, then TAP, each run even if the other failed.  The TAP
+# files run two at a time (PGREPL_PROVE_JOBS): they share no port (the
+# server test modules lock the ones they take in tmp_check), no namespace
+# (each file names its own network) and no fixed path; most of their time
+# is spent waiting on servers, not on the CPU (doc/benchmarks.md).
 set +e
 "${runner[@]}" make -C "$work" installcheck PG_CONFIG="$pg_config" TAP_TESTS= 2>&1 | tee "$work/installcheck.log"
 rc=${PIPESTATUS[0]}
-"${runner[@]}" make -C "$work" installcheck PG_CONFIG="$pg_config" REGRESS= 2>&1 | tee -a "$work/installcheck.log"
+"${runner[@]}" make -C "$work" installcheck PG_CONFIG="$pg_config" REGRESS= \
+    PROVE_FLAGS="-j${PGREPL_PROVE_JOBS:-2}" 2>&1 | tee -a "$work/installcheck.log"
 tap_rc=${PIPESTATUS[0]}
 set -e
 [ "$rc" -ne 0 ] || rc=$tap_rc

@@ -35,6 +35,7 @@
 #include "backup.h"
 #include "backup_slots.h"
 #include "backup_worker.h"
+#include "compat.h"
 #include "home_database.h"
 #include "settings.h"
 #include "shmem.h"

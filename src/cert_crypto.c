@@ -263,11 +263,11 @@ cert_issue(const CertRequest *req, char **cert_pem, char **key_pem)
 	EVP_PKEY   *volatile ca_key = NULL;
 	BIO		   *volatile bio = NULL;
 	BIO		   *volatile out = NULL;
+	X509_NAME  *volatile subject = NULL;
 
 	ERR_clear_error();
 	PG_TRY();
 	{
-		X509_NAME  *name;
 		X509V3_CTX	ctx;
 		EVP_PKEY   *signer;
 		bool		rsa = (req->key_type == CERT_KEY_RSA_2048 ||
@@ -302,12 +302,18 @@ cert_issue(const CertRequest *req, char **cert_pem, char **key_pem)
 		if (!X509_set_pubkey(cert, key))
 			crypto_error("setting the public key");
 
-		name = X509_get_subject_name(cert);
+		/*
+		 * The subject is built apart and copied in: the certificate's own
+		 * name is const from OpenSSL 4 (Debian sid).
+		 */
+		subject = X509_NAME_new();
 		cn_utf8 = pg_server_to_any(req->common_name, strlen(req->common_name), PG_UTF8);
-		if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-										(const unsigned char *) cn_utf8, -1, -1, 0))
+		if (subject == NULL ||
+			!X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+										(const unsigned char *) cn_utf8, -1, -1, 0) ||
+			!X509_set_subject_name(cert, subject))
 			crypto_error("setting the subject");
-		if (!X509_set_issuer_name(cert, ca_cert ? X509_get_subject_name(ca_cert) : name))
+		if (!X509_set_issuer_name(cert, ca_cert ? X509_get_subject_name(ca_cert) : subject))
 			crypto_error("setting the issuer");
 
 		X509V3_set_ctx(&ctx, ca_cert ? ca_cert : cert, cert, NULL, NULL, 0);
@@ -352,6 +358,7 @@ cert_issue(const CertRequest *req, char **cert_pem, char **key_pem)
 	{
 		free_secret_bio(out);
 		BIO_free(bio);
+		X509_NAME_free(subject);
 		EVP_PKEY_free(ca_key);
 		X509_free(ca_cert);
 		X509_free(cert);

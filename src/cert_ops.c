@@ -449,6 +449,28 @@ server_common_name(List *hostnames)
 }
 
 /*
+ * refuse_if_sni
+ *		From 19, with ssl_sni = on the server presents the certificates of
+ *		hosts_file (pg_hosts.conf) and never ssl_cert_file: a rotation of
+ *		the managed pair would not be what any client is served, and the
+ *		check that it is served would probe one name of several.  Refused
+ *		before anything is made or written.
+ */
+static void
+refuse_if_sni(void)
+{
+#if PGREPL_HAS_SSL_SNI
+	if (setting_is("ssl_sni", "on"))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("server certificate rotation is not supported while ssl_sni is on"),
+				 errdetail("With ssl_sni on, the server presents the certificates that \"%s\" lists for each host name, not ssl_cert_file, so a new \"%s\" would not be served.",
+						   GetConfigOption("hosts_file", false, true), CERT_STORE_SERVER),
+				 errhint("Turn ssl_sni off and reload to let pgrepl_admin rotate and serve the server certificate, or keep ssl_sni on and manage the certificates of that file yourself.")));
+#endif
+}
+
+/*
  * cert_rotate_server
  *		A new key and server certificate for hostnames, signed by the CA
  *		(made first if there is none: installed only once the server
@@ -470,6 +492,7 @@ cert_rotate_server(List *hostnames, int64 valid_seconds, CertKeyType key_type)
 	char	   *pem;
 	CertEntry  *entry;
 
+	refuse_if_sni();
 	if (!cert_ssl_files_managed() || !setting_is("ssl", "on"))
 		pgrepl_require_alter_system("a rotation that turns TLS on",
 									psprintf("Set ssl = on, ssl_cert_file and ssl_key_file = '%s' and ssl_ca_file = '%s' in postgresql.conf yourself and reload, or turn allow_alter_system on.",

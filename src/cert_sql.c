@@ -27,6 +27,7 @@
 
 #include "cert_ops.h"
 #include "cert_sql.h"
+#include "compat.h"
 #include "home_database.h"
 #include "spi_query.h"
 #include "sql_args.h"

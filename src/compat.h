@@ -2,13 +2,19 @@
  *
  * compat.h
  *	  Differences between the PostgreSQL major versions pgrepl_admin
- *	  builds against: 15, 16, 17 and 18.
+ *	  builds against: 15, 16, 17, 18 and 19.
  *
  * Every server API that changed between those versions is wrapped here,
  * and only here, behind PG_VERSION_NUM, so that the rest of the code reads
- * the same on every version.  15, 17 and 18 are built and tested; 16 takes
- * the 17 paths for every API that changed in 16 and is built on paper only
- * (no package of it is reachable from the machines we test on).
+ * the same on every version.  All five are built and tested (16 from its
+ * source, doc/versions.md).
+ *
+ * Unchanged for us in 19: the shared memory request and startup hooks and
+ * ShmemInitStruct (19 changed ShmemInitHash's and CalculateShmemSize's
+ * signatures, which we do not call), and the background worker
+ * registration: our workers do not set 19's BGWORKER_INTERRUPTIBLE, so
+ * that, as on every earlier version, DROP DATABASE of the home database
+ * is refused while the worker is connected rather than ending it.
  *
  * Behaviour that differs (pg_hba.conf include lines and regular
  * expressions from 16, allow_alter_system from 17, the slot invalidation
@@ -39,6 +45,12 @@
 #if PG_VERSION_NUM >= 160000
 #include "utils/conffiles.h"
 #endif
+#if PG_VERSION_NUM >= 190000
+/* no longer included through the headers above (19) */
+#include "catalog/pg_database.h"	/* get_database_oid() */
+#include "utils/lsyscache.h"		/* get_database_name() */
+#include "utils/tuplestore.h"		/* tuplestore_putvalues() */
+#endif
 
 /* pg_hba.conf: include lines, regular expressions, file_name (16) */
 #define PGREPL_HAS_HBA_INCLUDE		(PG_VERSION_NUM >= 160000)
@@ -50,6 +62,8 @@
 #define PGREPL_HAS_SLOT_INVALIDATION_REASON (PG_VERSION_NUM >= 170000)
 /* the synchronized_standby_slots setting (17) */
 #define PGREPL_HAS_SYNCHRONIZED_STANDBY_SLOTS (PG_VERSION_NUM >= 170000)
+/* ssl_sni and hosts_file (pg_hosts.conf): certificates per host name (19) */
+#define PGREPL_HAS_SSL_SNI			(PG_VERSION_NUM >= 190000)
 
 /* SCRAM-SHA-256 constants, renamed in 16 */
 #if PG_VERSION_NUM < 160000
@@ -73,6 +87,28 @@ pgrepl_scram_iterations(void)
 	return SCRAM_SHA_256_DEFAULT_ITERATIONS;
 #endif
 }
+
+/*
+ * CheckSlotRequirements() takes a "repack" argument from 19 (false: the
+ * physical slots of standbys).
+ */
+#if PG_VERSION_NUM >= 190000
+#define pgrepl_check_slot_requirements() CheckSlotRequirements(false)
+#else
+#define pgrepl_check_slot_requirements() CheckSlotRequirements()
+#endif
+
+/*
+ * The PID of the process a replication slot is active for, or 0: 19
+ * replaced ReplicationSlot.active_pid by active_proc, a ProcNumber.  Read
+ * with the slot's mutex held, as active_pid was.
+ */
+#if PG_VERSION_NUM >= 190000
+#define PGREPL_SLOT_ACTIVE_PID(slot) \
+	((slot)->active_proc != INVALID_PROC_NUMBER ? GetPGProcByNumber((slot)->active_proc)->pid : 0)
+#else
+#define PGREPL_SLOT_ACTIVE_PID(slot) ((slot)->active_pid)
+#endif
 
 /* This backend's local transaction id: MyProc->vxid.lxid from 17. */
 #if PG_VERSION_NUM >= 170000

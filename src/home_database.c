@@ -26,6 +26,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 
+#include "compat.h"
 #include "home_database.h"
 #include "settings.h"
 

@@ -49,6 +49,7 @@
 
 #include "cert_ops.h"
 #include "cert_store.h"
+#include "compat.h"
 #include "cstring_list.h"
 #include "hba_file.h"
 #include "hba_sql.h"
@@ -143,7 +144,7 @@ slots_pre_commit(void)
 							  1, &slot) > 0)
 		{
 			CheckSlotPermissions();
-			CheckSlotRequirements();
+			pgrepl_check_slot_requirements();
 			old = MemoryContextSwitchTo(TopTransactionContext);
 			dropping = lappend(dropping, (char *) slot);
 			MemoryContextSwitchTo(old);
@@ -648,7 +649,7 @@ remove_standby(PG_FUNCTION_ARGS)
 		if (slot != NULL)
 		{
 			SpinLockAcquire(&slot->mutex);
-			active_pid = slot->active_pid;
+			active_pid = PGREPL_SLOT_ACTIVE_PID(slot);
 			SpinLockRelease(&slot->mutex);
 		}
 		LWLockRelease(ReplicationSlotControlLock);

@@ -28,6 +28,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
+#include "compat.h"
 #include "home_database.h"
 #include "spi_query.h"
 #include "sql_args.h"

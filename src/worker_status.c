@@ -12,6 +12,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "shmem.h"
 #include "task.h"
 #include "worker_status.h"

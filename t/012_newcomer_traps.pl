@@ -36,13 +36,18 @@ my $tmp = PostgreSQL::Test::Utils::tempdir;
 	{
 		$offset = $fresh->wait_for_log(
 			qr/waiting for CREATE EXTENSION pgrepl_admin in database "postgres"/, $offset);
+		# the log line's time is its first three fields; from 19 the test
+		# clusters' log_line_prefix names the process type before its
+		# [pid] ("%m %b[%p]"), before 19 it does not ("%m [%p]")
 		my ($looked) = slurp_file($fresh->logfile) =~
-		  /.*^(\S+ \S+ \S+) \[\d+\] LOG:  pgrepl_admin maintenance worker is waiting for CREATE EXTENSION/ms;
+		  /.*^(\S+ \S+ \S+) [^\[\n]*\[\d+\] LOG:  pgrepl_admin maintenance worker is waiting for CREATE EXTENSION/ms;
+		defined $looked or die 'no line of the worker waiting for CREATE EXTENSION in the log';
 		my $committed = $fresh->safe_psql('postgres',
 			'CREATE EXTENSION pgrepl_admin; SELECT extract(epoch FROM clock_timestamp())');
 		$offset = $fresh->wait_for_log(qr/found the extension in database "postgres" and starts its tasks/, $offset);
 		my ($found) = slurp_file($fresh->logfile) =~
-		  /.*^(\S+ \S+ \S+) \[\d+\] LOG:  pgrepl_admin maintenance worker found the extension/ms;
+		  /.*^(\S+ \S+ \S+) [^\[\n]*\[\d+\] LOG:  pgrepl_admin maintenance worker found the extension/ms;
+		defined $found or die 'no line of the worker finding the extension in the log';
 		my $since_look = $epoch->($found) - $epoch->($looked);
 		if ($since_look < 5.0)
 		{
