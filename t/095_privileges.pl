@@ -111,6 +111,8 @@ my %objects = (
 	'function pgrepl_admin.set_synchronous(text[],integer,text,boolean)' => [
 		'superuser-only', q{SELECT pgrepl_admin.set_synchronous(num => -1)}, '22023',
 		q{SELECT pgrepl_admin.set_synchronous(num => 0)} ],
+	'function pgrepl_admin.synchronous_self()' =>
+	  [ 'pg_monitor', q{SELECT pgrepl_admin.synchronous_self() IS NOT NULL}, '00000' ],
 	'function pgrepl_admin.synchronous_members()' =>
 	  [ 'pg_monitor', q{SELECT count(*) FROM pgrepl_admin.synchronous_members()}, '00000' ],
 	'function pgrepl_admin.wal_position()' =>
