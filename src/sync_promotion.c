@@ -21,18 +21,25 @@
  *	  promotion_pending;
  *	- when the worker sees the server promoted (run_at_promotion, before
  *	  any other task), or at its first run on a primary that has the marker
- *	  (a crash just after the promotion), it computes the setting from the
- *	  stored one and puts it in force through sync_setting_store(), the
- *	  path of set_synchronous(): the stored members, less this server's own
- *	  name and less the names that are not in pgrepl_admin.standbys; num is
- *	  lowered to the number left (none left: synchronous replication off,
- *	  ''), and the row is stored with a note saying what was left out and
- *	  why (check() shows it).  A WARNING is logged when something was left
- *	  out, a LOG line otherwise.  The marker goes at commit.
+ *	  (a crash just after the promotion), it takes the stored members,
+ *	  less this server's own name and less the names that are not in
+ *	  pgrepl_admin.standbys, and keeps them as pending standbys
+ *	  (synchronous_setting.pending): no standby can stream from the new
+ *	  primary yet (the others still follow the old one), and naming one
+ *	  would make every commit wait until it does, for ever if it never
+ *	  comes.  '' is put in force through sync_setting_store(), the path of
+ *	  set_synchronous(), with a note saying what was left out, what is
+ *	  pending and why (check() shows it); the sync_pending task then names
+ *	  each kept standby as it streams from this server and has caught up
+ *	  (the first as ANY 1, the next ones added to the list: num and method
+ *	  are the DBA's to choose again with set_synchronous()).  A WARNING is
+ *	  logged when something was left out, a LOG line otherwise.  The marker
+ *	  goes at commit.
  *
- * Between the end of recovery and the worker's write (about a second)
- * commits wait for no standby: the new primary has no standby streaming
- * yet anyway.
+ * Between the end of recovery and the worker's write commits wait for no
+ * standby ('' is in force on a standby).  The worker may be busy with
+ * another task first (a certificate renewal, a lock): the write has no
+ * time bound, but nothing waits for it but the fallback.
  *
  * This server's own name is the name it streamed under as a standby, as
  * the walreceiver picks it: application_name in primary_conninfo, else
@@ -218,24 +225,24 @@ sync_promotion_xact_callback(XactEvent event, void *arg)
 
 /*
  * promoted
- *		Put in force the stored setting less this server and less the
- *		names that are not registered standbys (see the file's header).
+ *		The stored setting less this server and less the names that are not
+ *		registered standbys, as pending standbys, and '' in force (see the
+ *		file's header).
  */
 static void
 promoted(void)
 {
 	SyncSetting s;
+	SyncSetting off;
 	List	   *members;
 	List	   *kept = NIL;
 	char	   *own = sync_own_name();
 	StringInfoData self;
 	StringInfoData unregistered;
+	StringInfoData pending;
 	StringInfoData note;
 	ListCell   *lc;
 	char	   *before;
-	char	   *value;
-	int			num;
-	int			asked;
 
 	if (!callback_registered)
 	{
@@ -245,6 +252,9 @@ promoted(void)
 	remove_marker_at_commit = true;
 
 	sync_setting_lock();
+	/* a pending name copied from the old primary may be this server's own */
+	if (own != NULL)
+		sync_setting_forget_pending(own);
 	if (!sync_setting_read(&s) || s.num == 0)
 	{
 		ereport(LOG,
@@ -264,6 +274,7 @@ promoted(void)
 
 	initStringInfo(&self);
 	initStringInfo(&unregistered);
+	initStringInfo(&pending);
 	if (s.all)
 	{
 		char	  **row = pgrepl_query_row("SELECT pg_catalog.string_agg(name, ',' ORDER BY name) FROM pgrepl_admin.standbys",
@@ -283,38 +294,46 @@ promoted(void)
 		if (own != NULL && pg_strcasecmp(name, own) == 0)
 			appendStringInfo(&self, "%s%s", self.len ? ", " : "", name);
 		else if (!s.all &&
-				 pgrepl_query_row("SELECT 1 FROM pgrepl_admin.standbys WHERE name = $1", 1, argv) == NULL)
+				 pgrepl_query_row("SELECT 1 FROM pgrepl_admin.standbys "
+								  "WHERE pg_catalog.lower(name) OPERATOR(pg_catalog.=) pg_catalog.lower($1)",
+								  1, argv) == NULL)
 			appendStringInfo(&unregistered, "%s%s", unregistered.len ? ", " : "", name);
 		else
+		{
 			kept = lappend(kept, pstrdup(name));
+			appendStringInfo(&pending, "%s%s", pending.len ? ", " : "", name);
+		}
 	}
 
-	asked = s.num;
-	num = Min(s.num, list_length(kept));
 	initStringInfo(&note);
 	appendStringInfo(&note, "set at promotion from the stored '%s'", before);
 	if (self.len)
 		appendStringInfo(&note, "; left out %s: %s is this server itself", self.data, self.data);
 	if (unregistered.len)
 		appendStringInfo(&note, "; left out %s: not a registered standby", unregistered.data);
-	if (num < asked)
-		appendStringInfo(&note, "; num lowered from %d to %d, the standbys left", asked, num);
+	if (pending.len)
+		appendStringInfo(&note, "; %s pending: no standby streams from this server yet, each becomes a synchronous standby (ANY 1, then added to the list) once it streams from it and has caught up",
+						 pending.data);
 
-	if (!s.all)
-		s.standbys = kept;
-	s.num = num;
-	value = sync_setting_store_noted(&s, note.data);
+	/*
+	 * Nothing streams from this server yet: '' in force, the members kept as
+	 * pending for sync_pending to name one by one as they stream.
+	 */
+	memset(&off, 0, sizeof(off));
+	off.method = "any";
+	(void) sync_setting_store_noted(&off, note.data);
+	foreach(lc, kept)
+		sync_setting_add_pending(lfirst(lc));
 
-	if (self.len || unregistered.len || num < asked)
+	if (self.len || unregistered.len)
 		ereport(WARNING,
-				(errmsg("pgrepl_admin: synchronous_standby_names set to '%s' at promotion",
-						value),
+				(errmsg("pgrepl_admin: synchronous_standby_names set to '' at promotion"),
 				 errdetail("The setting was %s.", note.data),
 				 errhint("Choose the new primary's synchronous standbys with pgrepl_admin.set_synchronous() once they stream from it.")));
 	else
 		ereport(LOG,
-				(errmsg("pgrepl_admin: synchronous_standby_names set to '%s' at promotion, from the stored setting",
-						value)));
+				(errmsg("pgrepl_admin: synchronous_standby_names set to '' at promotion"),
+				 errdetail("The setting was %s.", note.data)));
 }
 
 /*

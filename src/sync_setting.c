@@ -436,13 +436,13 @@ standby_streams(const char *name)
 }
 
 /*
- * sync_setting_defer
+ * sync_setting_add_pending
  *		Remember name as a standby to make synchronous when it first
  *		streams (the sync_pending task does it); nothing else changes, and
- *		nothing is written.
+ *		nothing is written.  The caller holds the lock.
  */
-static void
-sync_setting_defer(const char *name)
+void
+sync_setting_add_pending(const char *name)
 {
 	const char *argv[1] = {name};
 
@@ -516,7 +516,7 @@ sync_setting_standby_added(const char *name, bool synchronous)
 	}
 	if (!standby_streams(name))
 	{
-		sync_setting_defer(name);
+		sync_setting_add_pending(name);
 		ereport(NOTICE,
 				(errmsg("standby \"%s\" becomes a synchronous standby when it first streams", name),
 				 errdetail("It does not stream now: naming it at once would make commits wait for it until it does."),

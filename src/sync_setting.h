@@ -26,6 +26,7 @@ extern char *sync_setting_store(const SyncSetting *s);
 extern char *sync_setting_store_noted(const SyncSetting *s, const char *note);
 extern const char *sync_setting_standby_added(const char *name, bool synchronous);
 extern void sync_setting_forget_pending(const char *name);
+extern void sync_setting_add_pending(const char *name);
 extern void sync_setting_standby_removed(const char *name);
 
 #endif							/* PGREPL_SYNC_SETTING_H */

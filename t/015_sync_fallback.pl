@@ -4,9 +4,9 @@
 # gone unmet that long, says so (WARNING, synchronous_fallback(), check(),
 # lag_history), and puts the stored setting back when the standbys are back
 # and caught up.  A restart during a fallback comes back with the stored
-# setting in force; a standby runs with '' and never falls back; a promoted
-# standby starts from the stored setting less itself; with the fallback off,
-# commits keep waiting.
+# setting in force; a standby runs with '' and never falls back; with the
+# fallback off, commits keep waiting; a promoted standby keeps the stored
+# members less itself as pending and waits for none of them.
 
 use strict;
 use warnings;
@@ -203,19 +203,35 @@ $primary->safe_psql('postgres',
 $c->{h}->finish;
 like($c->{err}, qr/canceling wait for synchronous replication/, 'only a cancel ends the wait');
 
-# --- after promotion, the new primary starts from the stored setting ------
-# less itself (t/030): ANY 1 (s1, s2), which it then watches
+# --- after promotion, the new primary waits for no standby ---------------
+# The stored setting less itself (t/030) is ANY 1 (s1, s2); neither streams
+# from s3 (both are stopped, and follow the old primary anyway): they are
+# kept as pending and '' is in force.  With the fallback off, a real commit
+# returns (under the harness's timeout: 'timed out' if it waited).
 $s3->start;
+$s3->safe_psql('postgres',
+	"ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = 0; SELECT pg_reload_conf()");
 $primary->stop;
 $s3->promote;
 $s3->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()') or die 'no promotion';
-(my $promoted_sql = $stored_sql) =~ s/,\s*s3\b|\bs3,\s*//;
-like($promoted_sql, qr/^ANY 1 \(s1, s2\)$/, 'the stored setting less s3 is ANY 1 (s1, s2)');
+is($s3->safe_psql('postgres', 'SHOW pgrepl_admin.synchronous_fallback_after'), '0', 'the fallback is off on s3');
 ok($s3->poll_query_until('postgres',
-		"SELECT stored_value = '$promoted_sql' FROM pgrepl_admin.synchronous_fallback()"),
-	'the promoted standby watches the stored setting, less itself');
+		"SELECT pending::text = '{s1,s2}' AND value = '' FROM pgrepl_admin.synchronous_setting"),
+	'the promoted standby keeps the stored members less itself as pending, and stores no synchronous standby')
+  or diag($s3->safe_psql('postgres', 'SELECT * FROM pgrepl_admin.synchronous_setting'));
+is($s3->safe_psql('postgres', "SELECT current_setting('synchronous_standby_names')"),
+	'', "its synchronous_standby_names is ''");
+is(commit_or_timeout($s3, 'INSERT INTO t VALUES (6) RETURNING n'), '6',
+	'a commit on the promoted standby returns with the fallback off: it waits for no standby that does not stream from it');
+
+# the fallback on again, and a choice of standbys that do not stream
+$s3->safe_psql('postgres',
+	"ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = '2s'; SELECT pg_reload_conf()");
+my $promoted_sql = $s3->safe_psql('postgres',
+	"SELECT pgrepl_admin.set_synchronous(standbys => ARRAY['s1', 's2'], num => 1)");
+is($promoted_sql, 'ANY 1 (s1, s2)', 'set_synchronous() on the new primary: ANY 1 (s1, s2)');
 ok($s3->poll_query_until('postgres',
-		"SELECT fallback_state = 'active' AND value_in_force = '' FROM pgrepl_admin.synchronous_fallback()"),
+		"SELECT fallback_state = 'active' AND value_in_force = '' AND stored_value = '$promoted_sql' FROM pgrepl_admin.synchronous_fallback()"),
 	'with no standby of its own, it falls back after the delay');
 is($s3->safe_psql('postgres', "SELECT current_setting('synchronous_standby_names')"),
 	'', 'and its synchronous_standby_names is lowered');

@@ -9,7 +9,9 @@
 #     says s1 is this server itself;
 #   - s2, made before set_synchronous(ARRAY['s2', 's3'], 2, 'first') on
 #     the primary, promoted: its setting comes from that stored value, less
-#     itself, num lowered to the one standby left: FIRST 1 (s3);
+#     itself; s3, the one member left, does not stream from s2 (nothing
+#     does yet), so it is kept as pending (named once it streams) and ''
+#     is in force: a real commit on s2, with the fallback off, returns;
 #   - check() calls it an error when the value in force names the server
 #     itself.
 
@@ -105,12 +107,21 @@ $primary->wait_for_catchup($s2, 'replay');
 is($s2->safe_psql('postgres', "SELECT current_setting('synchronous_standby_names')"), '',
 	'the standby s2 runs with no synchronous standby');
 $s2->promote;
+$s2->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()') or die 'no promotion';
+# s3 does not stream from s2 (nothing does yet): the promoted server must not
+# wait for it.  A real commit, with the fallback off (the default), under
+# the harness's timeout: 'timed out' if it waited.
+is($s2->safe_psql('postgres', "SHOW pgrepl_admin.synchronous_fallback_after"), '0', 'the fallback is off on s2');
 ok($s2->poll_query_until('postgres',
-		"SELECT current_setting('synchronous_standby_names') = 'FIRST 1 (s3)'"),
-	'promoted s2 runs with the stored value less itself, num lowered to what is left: FIRST 1 (s3)')
-  or diag($s2->safe_psql('postgres', 'SHOW synchronous_standby_names'));
-is($s2->safe_psql('postgres', 'SELECT standbys::text, num, method, value FROM pgrepl_admin.synchronous_setting'),
-	'{s3}|1|first|FIRST 1 (s3)', 'and stores it');
-like(check_sync($s2), qr/set at promotion.*s2 is this server itself/, 'check() names what was dropped and why');
+		"SELECT pending::text = '{s3}' FROM pgrepl_admin.synchronous_setting"),
+	'promoted s2 keeps s3, the member left, as pending: named once it streams from s2')
+  or diag($s2->safe_psql('postgres', 'SELECT * FROM pgrepl_admin.synchronous_setting'));
+is($s2->safe_psql('postgres', "SELECT current_setting('synchronous_standby_names')"), '',
+	'and runs with no synchronous standby until then');
+is(commit_on($s2, 4), '4', 'a commit on promoted s2 returns: it does not wait for s3, which does not stream from it');
+is($s2->safe_psql('postgres', 'SELECT standbys::text, num, value FROM pgrepl_admin.synchronous_setting'),
+	'{}|0|', 'the stored setting is off until s3 streams');
+like(check_sync($s2), qr/set at promotion.*s2 is this server itself.*s3.*pending/,
+	'check() names what was dropped and why, and what is pending');
 
 done_testing();
