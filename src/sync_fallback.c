@@ -495,32 +495,47 @@ read_stored(bool *locked)
 static void
 put_in_force(const char *value, const char *replaced)
 {
+	char	   *written;
+	char	   *written_over;
+
 	pgrepl_require_alter_system("the synchronous fallback", ALTER_SYSTEM_HINT);
 	pgrepl_alter_system_set(SSN, value);
+
+	/*
+	 * Copy both before freeing the previous pair: either argument may be one
+	 * of them (effective_in_force() returns fb.written while a write is not
+	 * reloaded yet).
+	 */
+	written = keep(value);
+	written_over = keep(replaced);
 	if (fb.written)
 		pfree(fb.written);
 	if (fb.written_over)
 		pfree(fb.written_over);
-	fb.written = keep(value);
-	fb.written_over = keep(replaced);
+	fb.written = written;
+	fb.written_over = written_over;
 	pgrepl_reload_server_config();
 }
 
-/* synchronous_standby_names as in force, counting a write not yet reloaded */
+/*
+ * synchronous_standby_names as in force, counting a write not yet reloaded.
+ * A copy in the caller's context: put_in_force() frees fb.written, and a
+ * reload replaces the GUC's own string.
+ */
 static const char *
 effective_in_force(void)
 {
 	const char *seen = GetConfigOption(SSN, false, false);
 
 	if (fb.written == NULL)
-		return seen;
+		return pstrdup(seen);
 	if (strcmp(seen, fb.written_over) == 0 && strcmp(seen, fb.written) != 0)
-		return fb.written;
+		return pstrdup(fb.written);
 	/* the reload is done (or someone else wrote since) */
 	pfree(fb.written);
 	pfree(fb.written_over);
 	fb.written = fb.written_over = NULL;
-	return seen;
+	return pstrdup(seen);
 }
 
 /* Forget the fallback: it is over. */
