@@ -478,9 +478,16 @@ wait_for_work(long sleep_ms, bool polling)
 			events |= WL_TIMEOUT;
 		rc = WaitLatch(MyLatch, events, wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
-		if ((rc & WL_LATCH_SET) || (until != 0 && GetCurrentTimestamp() >= until))
-			return;
+
+		/*
+		 * Poll before returning at the due time too: a task due every
+		 * TASK_POLL_MS or more often (sync_promotion, every second on a
+		 * standby) would otherwise end every wait before any poll, and
+		 * replay would never be followed.
+		 */
 		if (polling && poll_tasks())
+			return;
+		if ((rc & WL_LATCH_SET) || (until != 0 && GetCurrentTimestamp() >= until))
 			return;
 	}
 }
