@@ -292,6 +292,7 @@ my @rows = (
 	[ q{SELECT pgrepl_admin.set_synchronous(apply => NULL)}, '22004' ],
 	[ q{SELECT * FROM pgrepl_admin.add_standby('regress_new', '10.7.0.0/16', synchronous => NULL)}, '22004' ],
 	[ q{SELECT * FROM pgrepl_admin.synchronous_members('x')}, '42883' ],
+	[ q{SELECT pgrepl_admin.synchronous_self('x')}, '42883' ],
 	[ q{DELETE FROM pgrepl_admin.synchronous_status}, '55000' ],
 );
 cmp_ok(scalar(@rows), '>=', 80, 'the table has at least 80 hostile inputs');
