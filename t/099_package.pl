@@ -48,10 +48,17 @@ SKIP:
 		"$package holds no file in /usr/bin or /usr/share/man, where another major version's package would hold it");
 	# the alternative's slave: /usr/share/man/man1's page follows the
 	# command the alternative chose
+	my $bindir = `pg_config --bindir`;
+	chomp $bindir;
 	my $query = `update-alternatives --query pgrepl_clone_standby 2>&1`;
-	like($query, qr{^Alternative: /usr/lib/postgresql/$major/bin/pgrepl_clone_standby\nPriority: $major\nSlaves:\n pgrepl_clone_standby\.1\.gz \Q$installed_man\E$}m,
+	like($query, qr{^Alternative: \Q$bindir\E/pgrepl_clone_standby\nPriority: $major\nSlaves:\n pgrepl_clone_standby\.1\.gz \Q$installed_man\E$}m,
 		'the alternative of this version has the man page as a slave');
-	is(`readlink -f /usr/share/man/man1/pgrepl_clone_standby.1.gz`, `readlink -f /usr/bin/pgrepl_clone_standby` =~ s{^/usr/lib/postgresql/(\d+)/bin/.*}{/usr/share/postgresql/$1/man/man1/pgrepl_clone_standby.1.gz}sr . "\n",
+	# the major version of the package whose command /usr/bin's runs (its
+	# bindir is /usr/lib/postgresql/NN/bin, or a source build's)
+	my $chosen = `readlink -f /usr/bin/pgrepl_clone_standby`;
+	chomp $chosen;
+	my ($chosen_major) = `dpkg -S '$chosen' 2>/dev/null` =~ /^postgresql-(\d+)-pgrepl-admin:/;
+	is(`readlink -f /usr/share/man/man1/pgrepl_clone_standby.1.gz`, "/usr/share/postgresql/" . ($chosen_major // 'none') . "/man/man1/pgrepl_clone_standby.1.gz\n",
 		'/usr/share/man/man1/pgrepl_clone_standby.1.gz is the page of the command /usr/bin/pgrepl_clone_standby runs');
 	like(`MANWIDTH=80 man pgrepl_clone_standby 2>&1`, qr/--primary-host HOST/,
 		'man pgrepl_clone_standby renders the installed page');
