@@ -93,9 +93,16 @@ set -e
 if [ "$rc" -ne 0 ]; then
     for f in "$work/regression.diffs" "$work"/tmp_check/log/regress_log_*; do
         [ -f "$f" ] || continue
-        grep -q 'not ok' "$f" 2>/dev/null || [ "$f" = "$work/regression.diffs" ] || continue
+        grep -qE 'not ok|Bail out!|^# Looks like your test exited' "$f" 2>/dev/null || [ "$f" = "$work/regression.diffs" ] || continue
         echo "=== $f (last 100 lines)"
         tail -n 100 "$f"
+        # and the servers that file ran (NNN_name_node.log)
+        [ "$f" = "$work/regression.diffs" ] && continue
+        for s in "$work/tmp_check/log/${f##*/regress_log_}"_*.log; do
+            [ -f "$s" ] || continue
+            echo "=== $s (last 30 lines)"
+            tail -n 30 "$s"
+        done
     done
 fi
 

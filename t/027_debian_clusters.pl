@@ -33,6 +33,11 @@ use PgreplAdminTest;
 
 plan skip_all => 'pg_createcluster is not installed' unless -x '/usr/bin/pg_createcluster';
 my $major = `pg_config --version` =~ /PostgreSQL (\d+)/ ? $1 : die 'no pg_config';
+# pg_createcluster runs the server of /usr/lib/postgresql/MAJOR: a server
+# built from source (16 here, doc/versions.md) has no Debian clusters
+chomp(my $bindir = `pg_config --bindir`);
+plan skip_all => "PostgreSQL $major is not Debian's package (its bindir is $bindir)"
+  unless $bindir eq "/usr/lib/postgresql/$major/bin";
 plan skip_all => "this user may not make clusters in /etc/postgresql (run as postgres)"
   unless -w '/etc/postgresql' && -w '/var/lib/postgresql';
 
@@ -101,7 +106,7 @@ sub poll
 for my $cluster (qw(t027p t027s))
 {
 	cluster_cmd('pg_createcluster', $major, $cluster, '-p', $port{$cluster})
-	  or BAIL_OUT("pg_createcluster $major $cluster");
+	  or die "pg_createcluster $major $cluster failed\n";
 	push @made, $cluster;
 }
 # the primary preloads pgrepl_admin in its postgresql.conf (here a conf.d
