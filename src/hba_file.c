@@ -45,6 +45,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -83,7 +84,7 @@ static size_t candidate_live_len = 0;
 static const char *const read_rules_sql =
 "SELECT rule_id, connection_type, database, role_name::text, "
 "       pg_catalog.host(address) || '/' || pg_catalog.masklen(address), method, comment "
-"FROM pgrepl_admin.hba_rules ORDER BY rule_id";
+"FROM pgrepl_admin.hba_rules WHERE applied = $1 ORDER BY rule_id";
 
 /*
  * hba_rules_relid
@@ -169,20 +170,23 @@ hba_file_lock_rules(void)
 }
 
 /*
- * hba_file_read_rules
- *		Every row of hba_rules, by rule_id, read with the active snapshot,
- *		as a List of HbaRule in the caller's memory context.
+ * read_rules
+ *		The rows of hba_rules whose applied flag is applied, by rule_id,
+ *		read with the active snapshot, as a List of HbaRule in the caller's
+ *		memory context.
  */
-List *
-hba_file_read_rules(void)
+static List *
+read_rules(bool applied)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	List	   *rules = NIL;
+	Oid			argtypes[1] = {BOOLOID};
+	Datum		values[1] = {BoolGetDatum(applied)};
 	int			rc;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute(read_rules_sql, true, 0);
+	rc = SPI_execute_with_args(read_rules_sql, 1, argtypes, values, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading pgrepl_admin.hba_rules failed: %s", SPI_result_code_string(rc));
 
@@ -205,6 +209,28 @@ hba_file_read_rules(void)
 	}
 	SPI_finish();
 	return rules;
+}
+
+/*
+ * hba_file_read_rules
+ *		The applied rules of hba_rules, those the file holds: a rule that
+ *		arrived other than through the extension's functions (a restored
+ *		dump) waits until applied, and no render writes it (hba_restore.c).
+ */
+List *
+hba_file_read_rules(void)
+{
+	return read_rules(true);
+}
+
+/*
+ * hba_file_read_waiting_rules
+ *		The rules that wait to be applied, by rule_id.
+ */
+List *
+hba_file_read_waiting_rules(void)
+{
+	return read_rules(false);
 }
 
 /* A name or comment the file can hold, or an error naming the field. */
