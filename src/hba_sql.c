@@ -212,6 +212,11 @@ hba_rules_add(HbaRule *rule, bool force)
 					 errmsg("pgrepl_admin rule %lld already admits role \"%s\" from %s, with method %s",
 							(long long) id, rule->role_name, rule->address, method),
 					 errhint("Remove it first with pgrepl_admin.hba_remove(%lld).", (long long) id)));
+		/* added through the API, checked above: a waiting copy is applied */
+		argv[0] = psprintf(INT64_FORMAT, id);
+		(void) hba_restore_query_row("UPDATE pgrepl_admin.hba_rules SET applied = true "
+									 "WHERE rule_id = $1::bigint AND NOT applied RETURNING rule_id",
+									 1, argv);
 		return id;
 	}
 

@@ -132,6 +132,14 @@ $b->safe_psql('postgres', q{
 is($b->safe_psql('postgres', "SELECT applied FROM pgrepl_admin.hba_rules WHERE address = '127.0.0.4/32'"),
 	'f', 'B: a rule inserted by hand waits, and UPDATE cannot mark it applied');
 is(slurp_hba($b), $b_after, 'B: the file did not take the hand-inserted rule');
+# hba_add() of the very rule that waits applies it (the DBA asked for it)
+my $waiting_id = $b->safe_psql('postgres', "SELECT rule_id FROM pgrepl_admin.hba_rules WHERE address = '127.0.0.4/32'");
+is($b->safe_psql('postgres', q{SELECT pgrepl_admin.hba_add('127.0.0.4/32', 'alice', 'postgres', 'scram-sha-256', 'host')}),
+	$waiting_id, 'B: hba_add() of a waiting rule returns its id');
+is($b->safe_psql('postgres', "SELECT applied FROM pgrepl_admin.hba_rules WHERE address = '127.0.0.4/32'"),
+	't', 'B: and applies it');
+like(slurp_hba($b), qr/^host "postgres" "alice" "127\.0\.0\.4\/32" scram-sha-256 # pgrepl_admin rule $waiting_id$/m,
+	'B: the file has it');
 
 # --- server C: no extension yet, the custom dump restored with pg_restore
 my $c = new_primary('c', conf => $conf, extension => 0);
