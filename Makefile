@@ -22,6 +22,7 @@ OBJS = \
 	src/cert_store.o \
 	src/durable_file.o \
 	src/hba_file.o \
+	src/hba_restore.o \
 	src/hba_sql.o \
 	src/hba_sync.o \
 	src/hba_text.o \

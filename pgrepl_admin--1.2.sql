@@ -590,6 +590,7 @@ CREATE TABLE @extschema@.hba_rules (
                     CHECK (method IN ('scram-sha-256', 'cert', 'md5', 'reject', 'trust', 'password')),
     comment         text,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    applied         boolean NOT NULL DEFAULT false,
     UNIQUE (connection_type, database, role_name, address)
 );
 
@@ -603,6 +604,7 @@ COMMENT ON COLUMN @extschema@.hba_rules.address IS 'The client address or networ
 COMMENT ON COLUMN @extschema@.hba_rules.method IS 'Authentication method.';
 COMMENT ON COLUMN @extschema@.hba_rules.comment IS 'Free text, written after the rule id on its line.';
 COMMENT ON COLUMN @extschema@.hba_rules.created_at IS 'When the rule was added.';
+COMMENT ON COLUMN @extschema@.hba_rules.applied IS 'Whether pg_hba.conf holds the rule: true for rules added through pgrepl_admin''s functions; a rule restored from a dump or inserted by hand waits, false, until pgrepl_admin.hba_apply_restored().';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.hba_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.hba_rules_rule_id_seq', '');
@@ -622,6 +624,44 @@ CREATE TRIGGER hba_rules_changed
 
 COMMENT ON TRIGGER hba_rules_changed ON @extschema@.hba_rules IS
 'Rewrites pg_hba.conf from the table at commit.';
+
+CREATE FUNCTION @extschema@.hba_rules_guard()
+RETURNS trigger
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hba_rules_guard';
+
+COMMENT ON FUNCTION @extschema@.hba_rules_guard() IS
+'Trigger function: a rule that reaches pgrepl_admin.hba_rules other than through pgrepl_admin''s functions (a restored dump, a hand INSERT) is not applied, and waits for hba_apply_restored(); an UPDATE that changes what a rule admits makes it wait too, and none can mark it applied.';
+
+CREATE TRIGGER hba_rules_guard
+    BEFORE INSERT OR UPDATE ON @extschema@.hba_rules
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.hba_rules_guard();
+
+COMMENT ON TRIGGER hba_rules_guard ON @extschema@.hba_rules IS
+'Marks rules that did not come through pgrepl_admin''s functions as not applied: a restored dump never rewrites this server''s pg_hba.conf.';
+
+CREATE FUNCTION @extschema@.hba_apply_restored(force boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hba_apply_restored';
+
+COMMENT ON FUNCTION @extschema@.hba_apply_restored(boolean) IS
+'Applies the rules of pgrepl_admin.hba_rules that wait (restored from a dump, or inserted by hand): each is checked as hba_add() checks a new rule (trust, password, non-TLS replication and 0.0.0.0/0 or ::/0 need force => true), then pg_hba.conf takes them at commit. Returns how many; all or none.';
+
+CREATE FUNCTION @extschema@.hba_discard_restored()
+RETURNS bigint
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hba_discard_restored';
+
+COMMENT ON FUNCTION @extschema@.hba_discard_restored() IS
+'Deletes the rules of pgrepl_admin.hba_rules that wait to be applied (restored from a dump, or inserted by hand); pg_hba.conf, which never had them, does not change. Returns how many.';
+
+REVOKE ALL ON FUNCTION @extschema@.hba_rules_guard() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.hba_apply_restored(boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.hba_discard_restored() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.hba_add(
     address cidr,
@@ -1228,7 +1268,7 @@ SELECT 'listen_addresses',
        CASE WHEN current_setting('listen_addresses') = '' THEN 'warning' ELSE 'ok' END,
        format('listen_addresses is ''%s''.', current_setting('listen_addresses')),
        CASE WHEN current_setting('listen_addresses') = ''
-            THEN 'Standbys connect over TCP: run pgrepl_admin.prepare_primary(listen_addresses => ..., apply => true) and restart.' END
+            THEN 'Standbys connect over TCP: run pgrepl_admin.prepare_primary(apply => true), which recommends listen_addresses from this machine''s interfaces, and restart.' END
 UNION ALL
 SELECT 'archiving',
        CASE WHEN current_setting('archive_mode') = 'off' THEN 'ok'
@@ -1252,6 +1292,16 @@ SELECT 'hba_rules',
                                   OR h.shadowed_by IS NOT NULL) > 0
             THEN 'See pgrepl_admin.hba_status; pgrepl_admin.hba_sync() rewrites the managed block and reloads.' END
 FROM @extschema@.hba_status h
+UNION ALL
+SELECT 'hba_restored',
+       CASE WHEN count(*) > 0 THEN 'warning' ELSE 'ok' END,
+       CASE WHEN count(*) = 0 THEN 'Every rule of pgrepl_admin.hba_rules is applied.'
+            ELSE format('%s rule(s) of pgrepl_admin.hba_rules arrived other than through pgrepl_admin''s functions (a restored dump, a hand INSERT) and are not in pg_hba.conf: %s.',
+                        count(*), string_agg(format('rule %s (%s from %s)', r.rule_id, r.role_name, r.address), ', ' ORDER BY r.rule_id)) END,
+       CASE WHEN count(*) > 0
+            THEN 'Review them in pgrepl_admin.hba_rules (WHERE NOT applied), then put them in pg_hba.conf with pgrepl_admin.hba_apply_restored() or drop them with pgrepl_admin.hba_discard_restored().' END
+FROM @extschema@.hba_rules r
+WHERE NOT r.applied
 UNION ALL
 SELECT 'backups',
        CASE WHEN NOT preloaded THEN 'ok'

@@ -26,6 +26,13 @@ SELECT check_name, status, hint IS NOT NULL AS has_hint, detail IS NOT NULL AS h
 FROM pgrepl_admin.check() ORDER BY check_name;
 SELECT detail FROM pgrepl_admin.check() WHERE check_name IN ('standbys', 'fsync')
 ORDER BY check_name;
+-- the listen_addresses hint (listen_addresses is empty here) gives a call
+-- that runs as written: here as a dry run, which recommends addresses
+SELECT hint FROM pgrepl_admin.check() WHERE check_name = 'listen_addresses';
+SELECT format('SELECT recommended_value <> %L AS recommends_addresses FROM %s WHERE setting = %L', '',
+              replace(substring(hint FROM 'pgrepl_admin\.prepare_primary\([^)]*\)'), 'apply => true', 'apply => false'),
+              'listen_addresses')
+FROM pgrepl_admin.check() WHERE check_name = 'listen_addresses' \gexec
 
 -- readable by pg_monitor, never by PUBLIC
 CREATE ROLE regress_plain;

@@ -134,12 +134,17 @@ SELECT pgrepl_admin.hba_add('10.4.0.0/16', 'regress_repl1') IS NOT NULL AS added
 SELECT pgrepl_admin.hba_remove(:r1);
 ROLLBACK;
 SELECT pg_temp.hba_md5() = :'md5_before' AS file_unchanged;
--- many changes in one transaction, and any statement on the table, reach the file at commit
+-- many changes in one transaction reach the file at commit; a rule
+-- inserted by hand (as a restored dump does) waits until applied
 BEGIN;
 SELECT pgrepl_admin.hba_remove(:r2);
-INSERT INTO pgrepl_admin.hba_rules (role_name, address) VALUES ('regress_repl4', '10.5.0.0/16');
+INSERT INTO pgrepl_admin.hba_rules (role_name, address, applied) VALUES ('regress_repl4', '10.5.0.0/16', true);
 SELECT count(*) AS not_yet FROM pg_temp.managed_block() l WHERE l LIKE '%10.5.0.0%';
 COMMIT;
+SELECT count(*) AS waits FROM pg_temp.managed_block() l WHERE l LIKE '%10.5.0.0%';
+SELECT applied, status FROM pgrepl_admin.hba_rules, pgrepl_admin.check()
+WHERE address = '10.5.0.0/16' AND check_name = 'hba_restored';
+SELECT pgrepl_admin.hba_apply_restored();
 SELECT count(*) AS written FROM pg_temp.managed_block() l WHERE l LIKE '%10.5.0.0%';
 SELECT count(*) AS removed FROM pg_temp.managed_block() l WHERE l LIKE '%10.1.2.3%';
 SELECT pgrepl_admin.hba_sync();

@@ -16,6 +16,8 @@
  */
 #include "postgres.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
@@ -82,23 +84,23 @@ cert_key_type_arg(const char *name)
 }
 
 /*
- * cert_check_hostname
+ * valid_hostname, cert_check_hostname
  *		A subjectAltName entry must be an IP address or a DNS name made of
  *		labels of letters, digits and inner hyphens.  The last label must
  *		not be all digits (RFC 1123, 2.1), so that "999.1.1.1", which no
  *		client would look up as a name, is refused rather than certified.
  */
-void
-cert_check_hostname(const char *name)
+static bool
+valid_hostname(const char *name)
 {
 	size_t		len = strlen(name);
 	size_t		label = 0;
 	bool		digits_only = true;
 
 	if (cert_is_ip_address(name))
-		return;
+		return true;
 	if (len == 0 || len > MAX_HOSTNAME_LEN)
-		goto bad;
+		return false;
 	for (size_t i = 0; i <= len; i++)
 	{
 		char		c = name[i];
@@ -106,7 +108,7 @@ cert_check_hostname(const char *name)
 		if (c == '.' || c == '\0')
 		{
 			if (label == 0 || name[i - 1] == '-' || (c == '\0' && digits_only))
-				goto bad;
+				return false;
 			label = 0;
 			digits_only = true;
 		}
@@ -114,15 +116,21 @@ cert_check_hostname(const char *name)
 				 (c >= '0' && c <= '9') || (c == '-' && label > 0))
 		{
 			if (++label > MAX_LABEL_LEN)
-				goto bad;
+				return false;
 			digits_only &= (c >= '0' && c <= '9');
 		}
 		else
-			goto bad;
+			return false;
 	}
-	return;
+	return true;
+}
 
-bad:
+/* An error unless name is a valid subjectAltName entry. */
+void
+cert_check_hostname(const char *name)
+{
+	if (valid_hostname(name))
+		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("\"%s\" is neither a valid DNS name nor an IP address", name),
@@ -144,10 +152,60 @@ add_unique(List *names, const char *name)
 }
 
 /*
+ * add_host_names
+ *		The machine's names for host name host (gethostname()): the short
+ *		name, and the fully qualified one when the machine has one: host
+ *		itself when it has a dot, else the canonical name the resolver
+ *		gives for it (as "hostname -f": /etc/hosts first, as nsswitch.conf
+ *		says), when that has a dot and starts with the short name.  A name
+ *		that is not a valid DNS name is left out; a failed lookup only
+ *		leaves the fully qualified name out.
+ */
+static List *
+add_host_names(List *names, const char *host)
+{
+	char	   *shortname = pstrdup(host);
+	char	   *dot = strchr(shortname, '.');
+	char	   *fqdn = NULL;
+
+	if (dot != NULL)
+	{
+		*dot = '\0';
+		fqdn = pstrdup(host);
+	}
+	else
+	{
+		struct addrinfo hints = {0};
+		struct addrinfo *res = NULL;
+
+		hints.ai_flags = AI_CANONNAME;
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo(host, NULL, &hints, &res) == 0)
+		{
+			const char *canon = res ? res->ai_canonname : NULL;
+			size_t		n = strlen(shortname);
+
+			if (canon != NULL && strchr(canon, '.') != NULL &&
+				pg_strncasecmp(canon, shortname, n) == 0 && canon[n] == '.')
+				fqdn = pstrdup(canon);
+			freeaddrinfo(res);
+		}
+	}
+
+	if (valid_hostname(shortname))
+		names = add_unique(names, shortname);
+	if (fqdn != NULL && !cert_is_ip_address(fqdn) && valid_hostname(fqdn))
+		names = add_unique(names, fqdn);
+	return names;
+}
+
+/*
  * cert_default_hostnames
  *		The names a server certificate covers when none are given: the
  *		machine's host name (whether or not it resolves here: standbys
- *		resolve it with their own resolver, or not at all), localhost, the
+ *		resolve it with their own resolver, or not at all), short and fully
+ *		qualified (add_host_names), localhost, the
  *		entries of listen_addresses (localhost as 127.0.0.1 and ::1), and
  *		the addresses of every interface that is up, loopback included,
  *		link-local left out (net_interface_addresses): so that a standby on
@@ -167,7 +225,7 @@ cert_default_hostnames(void)
 	if (gethostname(host, sizeof(host)) == 0)
 	{
 		host[sizeof(host) - 1] = '\0';
-		names = add_unique(names, host);
+		names = add_host_names(names, host);
 	}
 	names = add_unique(names, "localhost");
 

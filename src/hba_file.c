@@ -45,6 +45,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -84,7 +85,7 @@ static size_t candidate_live_len = 0;
 static const char *const read_rules_sql =
 "SELECT rule_id, connection_type, database, role_name::text, "
 "       pg_catalog.host(address) || '/' || pg_catalog.masklen(address), method, comment "
-"FROM pgrepl_admin.hba_rules ORDER BY rule_id";
+"FROM pgrepl_admin.hba_rules WHERE applied OPERATOR(pg_catalog.=) $1 ORDER BY rule_id";
 
 /*
  * hba_rules_relid
@@ -173,15 +174,18 @@ hba_file_lock_rules(void)
 }
 
 /*
- * hba_file_read_rules
- *		Every row of hba_rules, by rule_id, read with the active snapshot,
- *		as a List of HbaRule in the caller's memory context.
+ * read_rules
+ *		The rows of hba_rules whose applied flag is applied, by rule_id,
+ *		read with the active snapshot, as a List of HbaRule in the caller's
+ *		memory context.
  */
-List *
-hba_file_read_rules(void)
+static List *
+read_rules(bool applied)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	List	   *rules = NIL;
+	Oid			argtypes[1] = {BOOLOID};
+	Datum		values[1] = {BoolGetDatum(applied)};
 	int			nest_level;
 	int			rc;
 
@@ -189,7 +193,7 @@ hba_file_read_rules(void)
 		elog(ERROR, "SPI_connect failed");
 	/* (also at PRE_COMMIT, with the caller's search_path in force) */
 	nest_level = pgrepl_safe_search_path_push();
-	rc = SPI_execute(read_rules_sql, true, 0);
+	rc = SPI_execute_with_args(read_rules_sql, 1, argtypes, values, NULL, true, 0);
 	pgrepl_safe_search_path_pop(nest_level);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading pgrepl_admin.hba_rules failed: %s", SPI_result_code_string(rc));
@@ -213,6 +217,28 @@ hba_file_read_rules(void)
 	}
 	SPI_finish();
 	return rules;
+}
+
+/*
+ * hba_file_read_rules
+ *		The applied rules of hba_rules, those the file holds: a rule that
+ *		arrived other than through the extension's functions (a restored
+ *		dump) waits until applied, and no render writes it (hba_restore.c).
+ */
+List *
+hba_file_read_rules(void)
+{
+	return read_rules(true);
+}
+
+/*
+ * hba_file_read_waiting_rules
+ *		The rules that wait to be applied, by rule_id.
+ */
+List *
+hba_file_read_waiting_rules(void)
+{
+	return read_rules(false);
 }
 
 /* A name or comment the file can hold, or an error naming the field. */

@@ -40,6 +40,7 @@ typedef struct HbaFileLine
 extern Oid	hba_rules_relid(void);
 extern void hba_file_lock_rules(void);
 extern List *hba_file_read_rules(void);
+extern List *hba_file_read_waiting_rules(void);
 extern void hba_file_check_fields(const HbaRule *rule);
 extern char *hba_file_rule_line(const HbaRule *rule);
 extern void hba_file_check_rule(const HbaRule *rule);

@@ -34,6 +34,7 @@
 
 #include "compat.h"
 #include "durable_file.h"
+#include "hba_restore.h"
 #include "hba_sql.h"
 #include "home_database.h"
 #include "spi_query.h"
@@ -140,6 +141,19 @@ check_rule(const HbaRule *rule, int family, int bits, bool force)
 }
 
 /*
+ * hba_rules_check
+ *		check_rule() for a rule whose address is cidr text: what
+ *		hba_apply_restored() asks of each waiting rule.
+ */
+void
+hba_rules_check(const HbaRule *rule, bool force)
+{
+	inet	   *ip = DatumGetInetPP(DirectFunctionCall1(cidr_in, CStringGetDatum(rule->address)));
+
+	check_rule(rule, ip_family(ip), ip_bits(ip), force);
+}
+
+/*
  * hba_rules_find
  *		The rule with these connection type, database, role and address, or
  *		-1; *method receives its method.  The caller holds the lock.
@@ -198,6 +212,11 @@ hba_rules_add(HbaRule *rule, bool force)
 					 errmsg("pgrepl_admin rule %lld already admits role \"%s\" from %s, with method %s",
 							(long long) id, rule->role_name, rule->address, method),
 					 errhint("Remove it first with pgrepl_admin.hba_remove(%lld).", (long long) id)));
+		/* added through the API, checked above: a waiting copy is applied */
+		argv[0] = psprintf(INT64_FORMAT, id);
+		(void) hba_restore_query_row("UPDATE pgrepl_admin.hba_rules SET applied = true "
+									 "WHERE rule_id = $1::bigint AND NOT applied RETURNING rule_id",
+									 1, argv);
 		return id;
 	}
 
@@ -207,10 +226,10 @@ hba_rules_add(HbaRule *rule, bool force)
 	argv[3] = rule->address;
 	argv[4] = rule->method;
 	argv[5] = rule->comment;
-	row = pgrepl_query_row("INSERT INTO pgrepl_admin.hba_rules "
-						   "(connection_type, database, role_name, address, method, comment) "
-						   "VALUES ($1, $2, $3::name, $4::cidr, $5, $6) RETURNING rule_id",
-						   6, argv);
+	row = hba_restore_query_row("INSERT INTO pgrepl_admin.hba_rules "
+								"(connection_type, database, role_name, address, method, comment, applied) "
+								"VALUES ($1, $2, $3::name, $4::cidr, $5, $6, true) RETURNING rule_id",
+								6, argv);
 	id = pg_strtoint64(row[0]);
 	return id;
 }

@@ -14,6 +14,7 @@
 
 #include "hba_file.h"
 
+extern void hba_rules_check(const HbaRule *rule, bool force);
 extern int64 hba_rules_add(HbaRule *rule, bool force);
 extern bool hba_rules_remove(int64 rule_id);
 extern int64 hba_rules_find(const char *connection_type, const char *database,

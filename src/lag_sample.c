@@ -10,8 +10,10 @@
  * detection reads back.  Comparing each standby's new status with its
  * previous sample, the task logs one WARNING when a standby becomes
  * lagging, stalled or disconnected and one LOG when it recovers, and
- * nothing while a state holds (a standby that connects for the first time,
- * registered before it was cloned, is not said to be back "again").
+ * nothing while a state holds.  A standby registered before it was cloned
+ * that has never streamed gets one LOG that it has not connected yet, no
+ * WARNING, and when it connects for the first time it is not said to be
+ * back "again".
  * Samples older than
  * pgrepl_admin.lag_history_retention are pruned once a minute.  It writes,
  * so it runs on a primary only.
@@ -46,7 +48,7 @@ static const char *const insert_sample_sql =
 "  FROM pgrepl_admin.replication_lag "
 "  RETURNING standby_name, status, replay_lag_bytes, replay_lag::text) "
 "SELECT i.standby_name, i.status, p.status, i.replay_lag_bytes::text, i.replay_lag, "
-"       CASE WHEN p.status = 'disconnected' AND i.status <> 'disconnected' "
+"       CASE WHEN (p.status IS NOT DISTINCT FROM 'disconnected') <> (i.status = 'disconnected') "
 "            THEN EXISTS (SELECT FROM pgrepl_admin.lag_history h "
 "                         WHERE h.standby_name = i.standby_name AND h.status <> 'disconnected') "
 "       END "
@@ -78,9 +80,14 @@ is_problem(const char *status)
  * log_transitions
  *		One line per standby whose status changed into or out of a problem
  *		state since its previous sample.  Columns: standby_name, status,
- *		previous status, replay lag in bytes and in time, and for one no
- *		longer disconnected whether an earlier sample (the statement's
- *		snapshot does not see the new ones) saw it connected.
+ *		previous status, replay lag in bytes and in time, and for one that
+ *		becomes or stops being disconnected whether an earlier sample (the
+ *		statement's snapshot does not see the new ones) saw it connected.
+ *
+ * A registered standby that has never streamed (add_standby() comes before
+ * the clone) is disconnected from its first sample on: that is expected,
+ * and gets one LOG saying it has not connected yet, not a WARNING.  Once a
+ * sample has seen it connected, losing it is a WARNING as for any other.
  */
 static void
 log_transitions(void)
@@ -98,7 +105,12 @@ log_transitions(void)
 
 		if (previous != NULL && strcmp(status, previous) == 0)
 			continue;
-		if (is_problem(status))
+		if (strcmp(status, "disconnected") == 0 && seen_before != NULL &&
+			strcmp(seen_before, "f") == 0)
+			ereport(LOG,
+					(errmsg("standby \"%s\" has not connected yet", name),
+					 errdetail("No sample kept in pgrepl_admin.lag_history saw it connected; it is warned about once it has streamed and is lost.")));
+		else if (is_problem(status))
 			ereport(WARNING,
 					(errmsg("standby \"%s\" is %s", name, status),
 					 previous ? errdetail("It was %s; replay lag %s bytes, %s.", previous,

@@ -9,6 +9,8 @@ use strict;
 use warnings;
 
 use IPC::Run;
+use Socket ();
+use Sys::Hostname ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -238,6 +240,37 @@ is($primary->safe_psql('postgres',
 like(slurp_file($primary->logfile), qr/WARNING:  the pgrepl_admin certificate authority expires at/,
 	'the worker warns that the CA has less than a third of its life left');
 $primary->safe_psql('postgres', 'ALTER SYSTEM RESET pgrepl_admin.cert_renew_before; SELECT pg_reload_conf()');
+
+# the default names: the machine's host name short and, when the machine
+# has one, fully qualified (the host name itself when it has a dot, else
+# its canonical name from the resolver, as "hostname -f"); no other
+# dotted name
+my $host = Sys::Hostname::hostname();
+my ($short) = $host =~ /^([^.]+)/;
+my $fqdn;
+if ($host =~ /\./)
+{
+	$fqdn = $host;
+}
+else
+{
+	my ($err, @res) = Socket::getaddrinfo($host, undef,
+		{ flags => Socket::AI_CANONNAME(), socktype => Socket::SOCK_STREAM() });
+	my $canon = !$err && @res ? $res[0]{canonname} : undef;
+	$fqdn = $canon if defined $canon && $canon =~ /^\Q$short\E\./i;
+}
+my %san = map { lc($_) => 1 } split /,/, $primary->safe_psql('postgres',
+	"SELECT array_to_string(san, ',') FROM pgrepl_admin.rotate_server_cert(NULL, '5 minutes')");
+ok($san{ lc $short }, "the default certificate covers the short host name $short");
+if (defined $fqdn)
+{
+	ok($san{ lc $fqdn }, "and the fully qualified one, $fqdn");
+}
+else
+{
+	my @dotted = grep { /[a-z]/i && /\./ } keys %san;
+	is("@dotted", '', 'the machine has no fully qualified name, and the certificate names none');
+}
 
 $standby->stop;
 $primary->stop;

@@ -1,7 +1,8 @@
 # Monitoring against a real standby: lag bytes grow while replay is paused
 # and return to zero after resume; a standby whose replay is stuck while the
 # primary writes becomes stalled; a stopped standby shows as disconnected with
-# its slot's retained WAL growing; the worker logs each change once;
+# its slot's retained WAL growing; the worker logs each change once, and a
+# standby registered but never connected gets a LOG, not a WARNING;
 # lag_history fills and is pruned; check() flags fsync=off; standby_status
 # on the standby; pg_monitor reads every view and a plain role is refused.
 
@@ -110,6 +111,19 @@ is($primary->safe_psql('postgres', "SELECT status FROM pgrepl_admin.check() WHER
 	'warning', 'check() warns about the disconnected standby');
 is($primary->safe_psql('postgres', "SELECT status FROM pgrepl_admin.check() WHERE check_name = 'inactive_slots'"),
 	'warning', 'check() warns about its slot holding WAL without a cap');
+
+# --- a standby registered with add_standby that has never streamed: one
+# LOG that it has not connected yet, no "disconnected" WARNING (standby1
+# above, which streamed before it was lost, got the WARNING)
+my $offset = -s $primary->logfile;
+$primary->safe_psql('postgres', q{SELECT pgrepl_admin.add_standby('never1', '127.0.0.5/32')});
+$primary->poll_query_until('postgres', q{SELECT count(*) >= 3 FROM pgrepl_admin.lag_history WHERE standby_name = 'never1' AND status = 'disconnected'})
+  or die 'no samples of never1';
+my $log = slurp_file($primary->logfile, $offset);
+my @not_yet = $log =~ /LOG:  standby "never1" has not connected yet/g;
+is(scalar(@not_yet), 1, 'a registered standby that never streamed is logged once as not connected yet');
+unlike($log, qr/WARNING:  standby "never1"/, 'and gets no WARNING before it has ever connected');
+$primary->safe_psql('postgres', q{SELECT pgrepl_admin.remove_standby('never1', drop_slot => true)});
 
 # --- lag_history fills and is pruned
 cmp_ok($primary->safe_psql('postgres', 'SELECT count(*) FROM pgrepl_admin.lag_history'), '>', 5, 'lag_history fills');

@@ -88,12 +88,18 @@ my %objects = (
 	'function pgrepl_admin.hba_add(cidr,name,text,text,text,text,boolean)' => [
 		'superuser-only', qq{SELECT pgrepl_admin.hba_add('10.77.0.0/16', $V, method => 'ident')}, '22023',
 		qq{SELECT pgrepl_admin.hba_add('10.77.0.0/16', $V)} ],
+	'function pgrepl_admin.hba_apply_restored(boolean)' =>
+	  [ 'superuser-only', q{SELECT pgrepl_admin.hba_apply_restored()}, '00000' ],
+	'function pgrepl_admin.hba_discard_restored()' =>
+	  [ 'superuser-only', q{SELECT pgrepl_admin.hba_discard_restored()}, '00000' ],
 	'function pgrepl_admin.hba_file_status()' =>
 	  [ 'pg_monitor-only', q{SELECT count(*) FROM pgrepl_admin.hba_file_status()}, '00000' ],
 	'function pgrepl_admin.hba_remove(bigint)' =>
 	  [ 'superuser-only', q{SELECT pgrepl_admin.hba_remove(-1)}, '00000' ],
 	'function pgrepl_admin.hba_rules_changed()' =>
 	  [ 'trigger', q{SELECT pgrepl_admin.hba_rules_changed()}, '39P01' ],
+	'function pgrepl_admin.hba_rules_guard()' =>
+	  [ 'trigger', q{SELECT pgrepl_admin.hba_rules_guard()}, '39P01' ],
 	'function pgrepl_admin.hba_sync()' =>
 	  [ 'superuser-only', q{SELECT pgrepl_admin.hba_sync()}, '00000' ],
 	'function pgrepl_admin.issue_client_cert(name,interval,text,boolean)' =>

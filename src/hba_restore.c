@@ -1,0 +1,241 @@
+/*-------------------------------------------------------------------------
+ *
+ * hba_restore.c
+ *	  Rules that reach pgrepl_admin.hba_rules other than through the
+ *	  extension's functions wait until the DBA applies them: a restored
+ *	  dump never rewrites the restoring server's pg_hba.conf.
+ *
+ * hba_rules is kept by pg_dump (pg_extension_config_dump), so a dump of
+ * one server restored into another (a staging copy, a new server) brings
+ * the first server's rules along, by COPY or INSERT.  The file is
+ * rendered from the rows whose applied column is true only, and:
+ *
+ *	- hba_rules_guard(), a BEFORE INSERT OR UPDATE row trigger, makes
+ *	  every row that arrives other than through the extension's own
+ *	  statements (hba_add(), add_standby(), hba_apply_restored()) not
+ *	  applied: a restore's COPY, a hand INSERT.  A hand UPDATE keeps a
+ *	  rule's flag when it leaves the rule's fields alone (its comment may
+ *	  change) and clears it when it changes what the rule admits; it can
+ *	  never set it.  The extension's statements run with a flag of this
+ *	  backend set (hba_restore_query_row), which no SQL can set;
+ *	- check() lists the waiting rules ("hba_restored") with the calls:
+ *	- hba_apply_restored(force) checks each waiting rule as hba_add()
+ *	  would (its role and database exist; trust, password, non-TLS
+ *	  replication and a rule for every address need force; the server's
+ *	  parser accepts its line), then marks them applied: pg_hba.conf takes
+ *	  them at commit, through the usual trigger and commit path;
+ *	- hba_discard_restored() deletes them.
+ *
+ * The file of a server is a fact about that server, not about the data:
+ * rules written for another server's clients must not admit anyone here
+ * until someone with the right to change this server's access says so.
+ * A restore made with the triggers disabled (pg_restore --disable-triggers
+ * of a data-only dump, session_replication_role = replica) bypasses the
+ * guard, as it bypasses every trigger: see doc/guarantees.md.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/inet.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "hba_file.h"
+#include "hba_restore.h"
+#include "hba_sql.h"
+#include "home_database.h"
+#include "spi_query.h"
+#include "sql_version.h"
+
+PG_FUNCTION_INFO_V1(hba_rules_guard);
+PG_FUNCTION_INFO_V1(hba_apply_restored);
+PG_FUNCTION_INFO_V1(hba_discard_restored);
+
+/* whether the statement running now is one of the extension's own */
+static bool extension_statement = false;
+
+/* the fields of a rule that decide what it admits */
+static const char *const rule_fields[] = {
+	"connection_type", "database", "role_name", "address", "method", NULL
+};
+
+/*
+ * hba_restore_query_row
+ *		pgrepl_query_row() for a statement of the extension's own on
+ *		hba_rules: the rows it inserts or updates keep the applied flag it
+ *		gives them.
+ */
+char	  **
+hba_restore_query_row(const char *sql, int nargs, const char *const *argv)
+{
+	char	  **row;
+
+	extension_statement = true;
+	PG_TRY();
+	{
+		row = pgrepl_query_row(sql, nargs, argv);
+	}
+	PG_FINALLY();
+	{
+		extension_statement = false;
+	}
+	PG_END_TRY();
+	return row;
+}
+
+/* Whether column attname of the two tuples holds the same value. */
+static bool
+same_field(HeapTuple a, HeapTuple b, TupleDesc desc, const char *attname)
+{
+	int			attnum = SPI_fnumber(desc, attname);
+	char	   *va;
+	char	   *vb;
+
+	if (attnum <= 0)
+		elog(ERROR, "pgrepl_admin.hba_rules has no column \"%s\"", attname);
+	va = SPI_getvalue(a, desc, attnum);
+	vb = SPI_getvalue(b, desc, attnum);
+	if (va == NULL || vb == NULL)
+		return va == vb;
+	return strcmp(va, vb) == 0;
+}
+
+/*
+ * hba_rules_guard()
+ *		BEFORE INSERT OR UPDATE row trigger on hba_rules: a row that the
+ *		extension's own statements did not write is not applied (an
+ *		UPDATE that leaves the rule's fields alone keeps its flag).
+ */
+Datum
+hba_rules_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HeapTuple	newtup;
+	int			attnum;
+	bool		applied = false;
+	Datum		value;
+	bool		isnull = false;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("hba_rules_guard() must be called as a BEFORE row trigger")));
+
+	desc = RelationGetDescr(trigdata->tg_relation);
+	newtup = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+		trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	if (extension_statement)
+		return PointerGetDatum(newtup);
+
+	attnum = SPI_fnumber(desc, "applied");
+	if (attnum <= 0)
+		elog(ERROR, "pgrepl_admin.hba_rules has no column \"applied\"");
+
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	{
+		HeapTuple	oldtup = trigdata->tg_trigtuple;
+
+		value = heap_getattr(oldtup, attnum, desc, &isnull);
+		applied = !isnull && DatumGetBool(value);
+		for (int i = 0; applied && rule_fields[i]; i++)
+			applied = same_field(oldtup, newtup, desc, rule_fields[i]);
+	}
+
+	value = BoolGetDatum(applied);
+	isnull = false;
+	return PointerGetDatum(heap_modify_tuple_by_cols(newtup, desc, 1, &attnum,
+													 &value, &isnull));
+}
+
+/*
+ * hba_apply_restored(force)
+ *		Check every rule that waits, as hba_add() would, and mark them
+ *		applied: pg_hba.conf takes them at commit.  Returns how many.
+ */
+Datum
+hba_apply_restored(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	bool		force;
+	List	   *waiting = NIL;
+	ListCell   *lc;
+	uint64		n;
+
+	pgrepl_require_sql_version();
+	pgrepl_require_home_database();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("force must not be null")));
+	force = PG_GETARG_BOOL(0);
+
+	hba_file_lock_rules();
+	waiting = hba_file_read_waiting_rules();
+	foreach(lc, waiting)
+	{
+		HbaRule    *rule = lfirst(lc);
+
+		PG_TRY();
+		{
+			hba_rules_check(rule, force);
+			hba_file_check_rule(rule);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			/* name the rule that failed, and what else can be done */
+			MemoryContextSwitchTo(caller);
+			edata = CopyErrorData();
+			FlushErrorState();
+			edata->detail = psprintf("%s%sIt is rule %lld of pgrepl_admin.hba_rules, which waits to be applied; nothing was applied.",
+									 edata->detail ? edata->detail : "",
+									 edata->detail ? " " : "",
+									 (long long) rule->rule_id);
+			edata->hint = psprintf("%s%sOr drop every waiting rule with pgrepl_admin.hba_discard_restored().",
+								   edata->hint ? edata->hint : "",
+								   edata->hint ? " " : "");
+			ReThrowError(edata);
+		}
+		PG_END_TRY();
+	}
+
+	n = list_length(waiting);
+	if (n > 0)
+	{
+		extension_statement = true;
+		PG_TRY();
+		{
+			n = pgrepl_query_exec("UPDATE pgrepl_admin.hba_rules SET applied = true WHERE NOT applied",
+								  0, NULL);
+		}
+		PG_FINALLY();
+		{
+			extension_statement = false;
+		}
+		PG_END_TRY();
+	}
+	PG_RETURN_INT64((int64) n);
+}
+
+/*
+ * hba_discard_restored()
+ *		Delete every rule that waits to be applied; returns how many.  The
+ *		file, which never had them, does not change.
+ */
+Datum
+hba_discard_restored(PG_FUNCTION_ARGS)
+{
+	pgrepl_require_sql_version();
+	pgrepl_require_home_database();
+	hba_file_lock_rules();
+	PG_RETURN_INT64((int64) pgrepl_query_exec("DELETE FROM pgrepl_admin.hba_rules WHERE NOT applied",
+											  0, NULL));
+}
