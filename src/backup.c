@@ -176,7 +176,9 @@ claim_slot(const char *label, bool fast, int64 timeout_secs, uint64 *generation)
 	slot->fast = fast;
 	slot->database = MyDatabaseId;
 	slot->started_at = now;
-	slot->expires_at = TimestampTzPlusMilliseconds(now, timeout_secs * 1000);
+	/* the time-out counts from when the backup runs (see the worker) */
+	slot->timeout_secs = timeout_secs;
+	slot->expires_at = 0;
 	slot->result = DSM_HANDLE_INVALID;
 	*generation = slot->generation;
 	LWLockRelease(backup_shared->lock);

@@ -85,6 +85,7 @@ backup_history_save(const BackupSlot *slot, const char *labelfile, const char *s
 	nulls[4] = XLogRecPtrIsInvalid(slot->start_lsn) ? 'n' : ' ';
 	values[5] = TimestampTzGetDatum(slot->started_at);
 	values[6] = TimestampTzGetDatum(slot->expires_at);
+	nulls[6] = (slot->expires_at == 0) ? 'n' : ' ';
 	values[7] = LSNGetDatum(slot->stop_lsn);
 	nulls[7] = XLogRecPtrIsInvalid(slot->stop_lsn) ? 'n' : ' ';
 	values[8] = TimestampTzGetDatum(slot->stopped_at);

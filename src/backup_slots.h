@@ -56,7 +56,9 @@ typedef struct BackupSlot
 	XLogRecPtr	start_lsn;
 	XLogRecPtr	stop_lsn;
 	TimestampTz started_at;		/* when backup_start asked for it */
-	TimestampTz expires_at;		/* started_at + timeout, or as extended */
+	int64		timeout_secs;	/* backup_start's time-out */
+	TimestampTz expires_at;		/* 0 while it starts; then the time it
+								 * began to run + timeout, or as extended */
 	TimestampTz stopped_at;		/* when it ended, however */
 	BackupRequest request;
 	bool		wait_for_archive;	/* for a stop request */

@@ -15,7 +15,9 @@
  *	  the slot learns the row's id before it commits), runs
  *	  pg_backup_start(label, fast), records the start LSN in the row, shows
  *	  itself "holding backup" in pg_stat_activity and then publishes the
- *	  LSN in its shared-memory slot (state running);
+ *	  LSN in its shared-memory slot (state running) with the backup's
+ *	  expiry: backup_start's time-out counts from then, not from the call
+ *	  (a spread start checkpoint can take longer than the time-out);
  *	- while it starts the backup, an abort request (backup_abort, or
  *	  backup_start's caller gone) ends it as soon as the row is written;
  *	  the request's SIGINT cuts short pg_backup_start's wait for its
@@ -152,6 +154,8 @@ publish(PgreplBackupState state, const BackupStep *step, const char *error)
 		}
 		if (error != NULL)
 			strlcpy(slot->error, error, BACKUP_ERROR_LEN);
+		if (state == BACKUP_RUNNING && step != NULL)
+			slot->expires_at = step->slot.expires_at;
 		if (backup_state_is_final(state))
 			slot->worker_latch = NULL;
 	}
@@ -614,6 +618,15 @@ pgrepl_backup_worker_main(Datum main_arg)
 	/* true from the moment backup_start() returns */
 	snprintf(activity, sizeof(activity), "holding backup \"%s\"", step.slot.label);
 	pgstat_report_activity(STATE_IDLE, activity);
+
+	/*
+	 * The time-out counts from here, when backup_start() is told that the
+	 * backup runs: not from the call, which a spread start checkpoint may
+	 * have taken longer than the time-out to answer.  (The row written
+	 * above has no expiry yet; the last one has it.)
+	 */
+	step.slot.expires_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   step.slot.timeout_secs * 1000);
 	publish(BACKUP_RUNNING, &step, NULL);
 	ereport(LOG,
 			(errmsg("pgrepl_admin backup \"%s\" started at %X/%X", step.slot.label,
