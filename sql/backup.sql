@@ -6,7 +6,7 @@
 -- a backup started in this session ...
 SELECT pgrepl_admin.backup_start('regress_one') IS NOT NULL AS started;
 SELECT label, state, worker_pid IS NOT NULL AS has_worker, start_lsn IS NOT NULL AS has_start_lsn,
-       expires_at - started_at AS timeout, stop_lsn, stopped_at, error
+       pg_catalog.date_trunc('minute', expires_at - started_at) AS timeout, stop_lsn, stopped_at, error
 FROM pgrepl_admin.backups WHERE label = 'regress_one';
 -- is held by its worker, not by this session
 SELECT a.backend_type, a.query
@@ -53,7 +53,7 @@ SELECT state, count(*) FROM pgrepl_admin.backups WHERE label = 'regress_one' GRO
 
 -- abort
 SELECT pgrepl_admin.backup_start('regress_abort', fast => true, timeout => '5 minutes') IS NOT NULL AS started;
-SELECT expires_at - started_at AS timeout FROM pgrepl_admin.backups WHERE label = 'regress_abort';
+SELECT pg_catalog.date_trunc('minute', expires_at - started_at) AS timeout FROM pgrepl_admin.backups WHERE label = 'regress_abort';
 SELECT pgrepl_admin.backup_abort('regress_abort');
 SELECT state, stop_lsn, stopped_at IS NOT NULL AS ended, error
 FROM pgrepl_admin.backups WHERE label = 'regress_abort';
@@ -65,7 +65,12 @@ SELECT state, labelfile, error FROM pgrepl_admin.backup_history WHERE label = 'r
 -- the default time-out is pgrepl_admin.backup_timeout
 SET pgrepl_admin.backup_timeout = '90min';
 SELECT pgrepl_admin.backup_start('regress_timeout') IS NOT NULL AS started;
-SELECT expires_at - started_at AS timeout FROM pgrepl_admin.backups WHERE label = 'regress_timeout';
+-- the time-out counts from when the backup runs (after its start
+-- checkpoint), not from the call: the expiry lies at least that far after
+-- the call, and not much more (the start's checkpoint is immediate here)
+SELECT expires_at - started_at >= interval '1 hour 30 minutes' AS from_the_run,
+       expires_at - started_at < interval '1 hour 31 minutes' AS timeout_90_minutes
+FROM pgrepl_admin.backups WHERE label = 'regress_timeout';
 -- backup_extend moves a running backup's expiry to now + timeout, and returns it
 SELECT pgrepl_admin.backup_extend('regress_timeout', '2 hours') AS extended_to \gset
 SELECT expires_at = :'extended_to' AS returns_expiry,

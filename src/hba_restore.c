@@ -105,6 +105,40 @@ same_field(HeapTuple a, HeapTuple b, TupleDesc desc, const char *attname)
 	return strcmp(va, vb) == 0;
 }
 
+/* The text of column attname of the tuple, or NULL. */
+static char *
+field_text(HeapTuple tup, TupleDesc desc, const char *attname)
+{
+	int			attnum = SPI_fnumber(desc, attname);
+
+	if (attnum <= 0)
+		elog(ERROR, "pgrepl_admin.hba_rules has no column \"%s\"", attname);
+	return SPI_getvalue(tup, desc, attnum);
+}
+
+/*
+ * check_row_fields
+ *		hba_file_check_fields() for a row of hba_rules as it is about to be
+ *		stored: the fields that a rendered line would hold.
+ */
+static void
+check_row_fields(HeapTuple tup, TupleDesc desc)
+{
+	HbaRule		rule;
+
+	memset(&rule, 0, sizeof(rule));
+	rule.connection_type = field_text(tup, desc, "connection_type");
+	rule.database = field_text(tup, desc, "database");
+	rule.role_name = field_text(tup, desc, "role_name");
+	rule.address = field_text(tup, desc, "address");
+	rule.method = field_text(tup, desc, "method");
+	rule.comment = field_text(tup, desc, "comment");
+	/* (NOT NULL columns: a NULL is refused by the table itself) */
+	if (rule.database == NULL || rule.role_name == NULL)
+		return;
+	hba_file_check_fields(&rule);
+}
+
 /*
  * hba_rules_guard()
  *		BEFORE INSERT OR UPDATE row trigger on hba_rules: a row that the
@@ -133,6 +167,14 @@ hba_rules_guard(PG_FUNCTION_ARGS)
 		trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	if (extension_statement)
 		return PointerGetDatum(newtup);
+
+	/*
+	 * A waiting rule is never rendered, yet its text must be one a render
+	 * could write: a field that would break out of its line (a newline, a
+	 * quote or backslash where the file cannot hold one) is refused now, as
+	 * hba_add() refuses it, not when someone applies the rule.
+	 */
+	check_row_fields(newtup, desc);
 
 	attnum = SPI_fnumber(desc, "applied");
 	if (attnum <= 0)

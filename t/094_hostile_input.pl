@@ -194,6 +194,11 @@ my @rows = (
 	[ q{SELECT pgrepl_admin.drop_replication_role('regress_super')}, '42809' ],
 	# hba_rules_changed, hba_sync, hba_file_status, hba_status
 	[ q{SELECT pgrepl_admin.hba_rules_changed()}, '39P01' ],
+	# the rules a restore left waiting (hba_restore.c)
+	[ q{SELECT pgrepl_admin.hba_rules_guard()}, '39P01' ],
+	[ q{SELECT pgrepl_admin.hba_apply_restored(NULL)}, '22004' ],
+	[ q{SELECT pgrepl_admin.hba_apply_restored('maybe')}, '22P02' ],
+	[ q{SELECT pgrepl_admin.hba_discard_restored('x')}, '42883' ],
 	[ q{SELECT pgrepl_admin.hba_sync(true)}, '42883' ],
 	[ q{SELECT * FROM pgrepl_admin.hba_file_status(1)}, '42883' ],
 	[ q{UPDATE pgrepl_admin.hba_status SET method = 'trust'}, '55000' ],
