@@ -1264,6 +1264,44 @@ FROM (SELECT COALESCE(NULLIF(NULLIF(current_setting('password_expiration_warning
 LEFT JOIN pg_catalog.pg_roles r ON r.rolreplication AND r.rolcanlogin AND r.rolvaliduntil < now() + w.threshold
 GROUP BY w.threshold
 UNION ALL
+-- logical slots a failover keeps (17 and later): on a standby, the slots
+-- the slot sync worker copies from the primary (synced), usable after a
+-- promotion only once persisted; 19 says why the last sync was skipped
+-- (slotsync_skip_reason).  The columns are read by name, as in
+-- replication_lag(), so that one query serves every version.
+SELECT 'failover_slots',
+       CASE WHEN pg_is_in_recovery() AND count(*) FILTER (WHERE f.synced AND NOT f.ready) > 0
+            THEN 'warning' ELSE 'ok' END,
+       CASE WHEN current_setting('server_version_num')::int < 170000
+            THEN 'Logical slots are synchronized to standbys from PostgreSQL 17 on.'
+            WHEN pg_is_in_recovery() AND count(*) FILTER (WHERE f.synced) = 0
+            THEN 'No logical slot is synchronized to this standby (sync_replication_slots is '
+                 || COALESCE(current_setting('sync_replication_slots', true), 'off') || ').'
+            WHEN pg_is_in_recovery()
+            THEN format('%s logical slot(s) synchronized from the primary%s%s.',
+                        count(*) FILTER (WHERE f.synced),
+                        COALESCE('; not ready for a failover: '
+                                 || string_agg(f.slot_name || COALESCE(' (' || f.reason || ')', ''), ', ' ORDER BY f.slot_name)
+                                      FILTER (WHERE f.synced AND NOT f.ready), ''),
+                        COALESCE('; ready: ' || string_agg(f.slot_name, ', ' ORDER BY f.slot_name)
+                                                  FILTER (WHERE f.synced AND f.ready), ''))
+            WHEN count(*) FILTER (WHERE f.failover) = 0
+            THEN 'No logical slot of this server is marked for failover.'
+            ELSE format('Logical slots marked for failover, which standbys with sync_replication_slots = on synchronize: %s.',
+                        string_agg(f.slot_name, ', ' ORDER BY f.slot_name) FILTER (WHERE f.failover)) END,
+       CASE WHEN pg_is_in_recovery() AND count(*) FILTER (WHERE f.synced AND NOT f.ready) > 0
+            THEN 'A synchronized slot survives a promotion of this standby only once the slot sync worker has persisted it: until its subscriber consumes past what this standby holds (wal_or_rows_removed), or this standby has flushed what the primary''s slot confirms (wal_not_flushed), it is temporary; the standby''s log says "could not synchronize replication slot" with the positions. Do not promote this standby for the sake of those subscribers before the slots are ready.' END
+FROM (SELECT s.slot_name,
+             COALESCE((pg_catalog.to_jsonb(s) ->> 'synced')::boolean, false) AS synced,
+             COALESCE((pg_catalog.to_jsonb(s) ->> 'failover')::boolean, false) AS failover,
+             NOT s.temporary AND s.wal_status IS DISTINCT FROM 'lost'
+                 AND (pg_catalog.to_jsonb(s) ->> 'invalidation_reason') IS NULL AS ready,
+             COALESCE(pg_catalog.to_jsonb(s) ->> 'slotsync_skip_reason',
+                      pg_catalog.to_jsonb(s) ->> 'invalidation_reason',
+                      CASE WHEN s.temporary THEN 'not persisted yet' END) AS reason
+      FROM pg_catalog.pg_replication_slots s
+      WHERE s.slot_type = 'logical') f
+UNION ALL
 SELECT 'listen_addresses',
        CASE WHEN current_setting('listen_addresses') = '' THEN 'warning' ELSE 'ok' END,
        format('listen_addresses is ''%s''.', current_setting('listen_addresses')),
