@@ -46,7 +46,9 @@ BEGIN
             def := pg_catalog.replace(def, edits[i][2], edits[i][3]);
         END LOOP;
         -- pinned as in the full script (1.1 pinned md5_in_use() only)
-        def := pg_catalog.replace(def, E'\nAS $function$', E'\n SET search_path TO pg_catalog, pg_temp\nAS $function$');
+        -- and, as there, about ten rows and no JIT for a polled view
+        def := pg_catalog.replace(def, E'\nAS $function$',
+                                  E'\n ROWS 10\n SET search_path TO pg_catalog, pg_temp\n SET jit TO off\nAS $function$');
         EXECUTE def;
     END LOOP;
 END
@@ -178,9 +180,16 @@ REVOKE ALL ON FUNCTION @extschema@.hba_discard_restored() FROM PUBLIC;
 CREATE OR REPLACE FUNCTION @extschema@.check()
 RETURNS TABLE (check_name text, status text, detail text, hint text)
 LANGUAGE sql STABLE
+ROWS 30
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
-WITH standby_counts AS (
+WITH certs AS MATERIALIZED (
+    -- once per call: reading the certificates probes what the server
+    -- presents over TLS
+    SELECT * FROM @extschema@.certificates
+),
+standby_counts AS (
     SELECT count(*) AS standbys, count(slot_name) AS slots FROM @extschema@.standbys
 ),
 lag AS (
@@ -230,7 +239,7 @@ SELECT 'server_certificate',
             THEN 'A standby that verifies the certificate (sslmode=verify-full) cannot connect by a host it does not cover: run pgrepl_admin.rotate_server_cert() with hostnames that include it (NULL covers every host the standbys dial).'
             WHEN s.kind IS NOT NULL AND (s.expires_in < interval '7 days' OR s.served IS FALSE)
             THEN 'Run pgrepl_admin.rotate_server_cert(), and check that pgrepl_admin.cert_auto_renew is on and the cert_renew task succeeds.' END
-FROM (SELECT 1) one LEFT JOIN @extschema@.certificates s ON s.kind = 'server'
+FROM (SELECT 1) one LEFT JOIN certs s ON s.kind = 'server'
 LEFT JOIN LATERAL (
     -- the hosts standbys dial (pgrepl_admin.primary_host, and the host
     -- add_standby() wrote for each registered standby) that the
@@ -263,7 +272,7 @@ SELECT 'ca_certificate',
             THEN format('Copy ca-%s.key from the old primary''s pgrepl_admin.ca_key_directory into this server''s (mode 0600), or replace the CA with pgrepl_admin.ca_init(replace => true).', a.serial)
             WHEN a.kind IS NOT NULL AND (a.key_matches IS FALSE OR a.expires_in < (a.not_after - a.not_before) / 3)
             THEN 'Replace it with pgrepl_admin.ca_init(replace => true), give the new pgrepl_admin.ca_certificate() to the standbys, rotate, then retire the old CA.' END
-FROM (SELECT 1) one LEFT JOIN @extschema@.certificates a ON a.kind = 'ca'
+FROM (SELECT 1) one LEFT JOIN certs a ON a.kind = 'ca'
 UNION ALL
 SELECT 'fsync',
        CASE WHEN current_setting('fsync') = 'on' THEN 'ok' ELSE 'error' END,

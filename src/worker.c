@@ -477,7 +477,18 @@ wait_for_work(long sleep_ms, bool polling)
 		if (wait_ms >= 0)
 			events |= WL_TIMEOUT;
 		rc = WaitLatch(MyLatch, events, wait_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+
+		/*
+		 * The latch is reset only when it woke us: a latch reset after a
+		 * time-out would lose a SIGTERM (or a wake-up) that came in
+		 * between, and this loop, which runs for as long as the server is
+		 * in recovery when there is no due time, would never end (a
+		 * standby's fast shutdown waited for the fallback worker until
+		 * pg_ctl gave up).
+		 */
+		if (rc & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
 
 		/*
 		 * Poll before returning at the due time too: a task due every
@@ -487,7 +498,8 @@ wait_for_work(long sleep_ms, bool polling)
 		 */
 		if (polling && poll_tasks())
 			return;
-		if ((rc & WL_LATCH_SET) || (until != 0 && GetCurrentTimestamp() >= until))
+		if ((rc & WL_LATCH_SET) || ConfigReloadPending ||
+			(until != 0 && GetCurrentTimestamp() >= until))
 			return;
 	}
 }

@@ -96,7 +96,9 @@ is($standby->safe_psql('postgres', "SELECT status FROM pgrepl_admin.check() WHER
 	'ok', 'check() on a standby points at standby_status');
 
 # --- stopped: disconnected, its slot retaining more and more WAL
+my $log_offset = -s $primary->logfile;
 $standby->stop;
+my $stopped_at = $primary->safe_psql('postgres', 'SELECT pg_catalog.now()');
 $primary->poll_query_until('postgres',
 	"SELECT status = 'disconnected' AND pid IS NULL AND slot_wal_status IS NOT NULL FROM pgrepl_admin.replication_lag WHERE standby_name = 'standby1'")
   or die 'not disconnected';
@@ -104,9 +106,11 @@ pass('a stopped standby shows as disconnected');
 my $retained = lag_row('slot_retained_bytes');
 $primary->safe_psql('postgres', 'INSERT INTO filler SELECT g, md5(g::text) FROM generate_series(1, 20000) g');
 cmp_ok(lag_row('slot_retained_bytes'), '>', $retained, 'its slot retains more WAL as the primary writes');
-$primary->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pgrepl_admin.lag_history WHERE standby_name = 'standby1' AND status = 'disconnected'})
+# (a sample taken after the stop: the first samples, before the standby
+# first connected, were disconnected too)
+$primary->poll_query_until('postgres', qq{SELECT count(*) > 0 FROM pgrepl_admin.lag_history WHERE standby_name = 'standby1' AND status = 'disconnected' AND sampled_at > '$stopped_at'})
   or die 'no disconnected sample';
-like(slurp_file($primary->logfile), qr/WARNING:  standby "standby1" is disconnected/, 'the worker warned that it is disconnected');
+like(slurp_file($primary->logfile, $log_offset), qr/WARNING:  standby "standby1" is disconnected/, 'the worker warned that it is disconnected');
 is($primary->safe_psql('postgres', "SELECT status FROM pgrepl_admin.check() WHERE check_name = 'standbys'"),
 	'warning', 'check() warns about the disconnected standby');
 is($primary->safe_psql('postgres', "SELECT status FROM pgrepl_admin.check() WHERE check_name = 'inactive_slots'"),
