@@ -2,7 +2,12 @@
 # primary with a streaming (synchronous) standby, a managed pg_hba.conf rule
 # and a backup held, as a pg_monitor member, and returns rows with every
 # column the file names, with numbers in the GAUGE columns: a renamed column
-# in the views breaks this test, not a dashboard or an alert.
+# in the views breaks this test, not a dashboard or an alert.  Then Debian's
+# postgres_exporter scrapes it while two pg_receivewal share an
+# application_name and the synchronous setting names the standby twice:
+# HTTP 200 (two series with the same labels fail the whole page), a series
+# per walsender and one per named standby, no query failing, and every
+# metric the file names on the page.
 
 use strict;
 use warnings;
@@ -106,6 +111,15 @@ else
 	$primary->poll_query_until('postgres',
 		q{SELECT count(*) = 2 FROM pgrepl_admin.replication_lag WHERE standby_name = 'receiver' AND status = 'streaming'})
 	  or die 'the two pg_receivewal did not stream';
+	# a synchronous setting that names one standby twice (names match
+	# case-insensitively): the per-standby query must give it one series
+	$primary->safe_psql('postgres', q{
+		ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 (standby, STANDBY)';
+		SELECT pg_reload_conf();
+	});
+	$primary->poll_query_until('postgres',
+		q{SELECT count(*) = 2 FROM pgrepl_admin.synchronous_status WHERE lower(standby_name) = 'standby'})
+	  or die 'the setting naming standby twice is not in force';
 	my ($harness, $port) = start_exporter($primary, $exporter, $dir);
 	my $http = HTTP::Tiny->new(timeout => 30);
 	my $res;
@@ -120,6 +134,8 @@ else
 	my $page = $res->{content} // '';
 	my @both = $page =~ /^pgrepl_admin_replication_status_info\{[^}]*standby="receiver"[^}]*\} 1$/mg;
 	is(scalar @both, 2, 'and exports a series for each of them') or diag(join("\n", @both));
+	my @sync = $page =~ /^pgrepl_admin_synchronous_standby_connected\{[^}]*standby="standby"[^}]*\} 1$/mg;
+	is(scalar @sync, 1, 'a standby the synchronous setting names twice: one series') or diag(join("\n", @sync));
 	like($page, qr/^pg_exporter_last_scrape_error 0$/m, 'no query failed (pg_exporter_last_scrape_error 0)');
 	# every metric the file names is on the page: a query that fails, or
 	# returns no row here, would leave its alerts blind
