@@ -74,6 +74,14 @@ done
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "install-deps: installing ${missing[*]}"
+    # the services among them (prometheus-node-exporter comes as a
+    # recommendation where recommendations are installed) that exist before
+    had_services=" "
+    for svc in prometheus prometheus-node-exporter prometheus-postgres-exporter; do
+        if dpkg-query -W -f='${Status}' "$svc" 2>/dev/null | grep -q 'install ok installed'; then
+            had_services+="$svc "
+        fi
+    done
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     # Debian's postgresql-common creates and starts a "main" cluster; we
@@ -91,4 +99,24 @@ if [ ${#missing[@]} -gt 0 ]; then
         trap 'rm -f "$policy"' EXIT
     fi
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # The tests start their own exporter and Prometheus on free loopback
+    # ports: the packages' services must not run here (policy-rc.d above
+    # keeps them from starting, unless an existing policy allows it), nor
+    # start at the next boot.  Only those installed now: a service someone
+    # set up before is theirs.
+    for svc in prometheus prometheus-node-exporter prometheus-postgres-exporter; do
+        case "$had_services" in *" $svc "*) continue ;; esac
+        [ -e "/lib/systemd/system/$svc.service" ] || [ -e "/etc/init.d/$svc" ] || continue
+        if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+            systemctl disable --now "$svc" >/dev/null 2>&1 || true
+        else
+            if command -v deb-systemd-helper >/dev/null; then
+                deb-systemd-helper disable "$svc.service" >/dev/null 2>&1 || true
+            fi
+            if [ -e "/etc/init.d/$svc" ]; then
+                invoke-rc.d --skip-systemd-native "$svc" stop >/dev/null 2>&1 || true
+                update-rc.d "$svc" disable >/dev/null 2>&1 || true
+            fi
+        fi
+    done
 fi

@@ -4,7 +4,10 @@
 # with a registered standby, Debian's prometheus-postgres-exporter with
 # contrib/postgres_exporter_queries.yaml, and Debian's prometheus scraping
 # it every second and evaluating a copy of the rules whose for: are 1 s, all
-# on loopback.  Healthy and idle, no alert is pending or firing; the standby
+# on loopback.  Every metric family of the queries that have rows there
+# reaches Prometheus and pg_exporter_last_scrape_error is 0; healthy and idle
+# for longer than lag_warn_time and lag_stall_after (2 s here), no alert is
+# pending or firing; the standby
 # stopped, PgreplAdminStandbyDisconnected fires in Prometheus' own
 # /api/v1/alerts, and resolves when it is started again; a server
 # certificate of one day fires the certificate alerts, and a renewal
@@ -27,16 +30,6 @@ use Time::HiRes qw(usleep);
 
 my $contrib = "$FindBin::RealBin/../contrib";
 my $in_matrix = defined $ENV{PGREPL_PACKAGE};
-
-sub find_program
-{
-	my ($name) = @_;
-	for my $dir (split(/:/, $ENV{PATH} // ''), '/usr/bin', '/usr/sbin')
-	{
-		return "$dir/$name" if -x "$dir/$name";
-	}
-	return undef;
-}
 
 # The END block below stops the exporter and Prometheus: also when the test
 # is interrupted
@@ -111,6 +104,8 @@ my $primary = new_primary('primary', conf => q{
 listen_addresses = '127.0.0.1'
 fsync = on
 pgrepl_admin.lag_sample_interval = '1s'
+pgrepl_admin.lag_warn_time = '2s'
+pgrepl_admin.lag_stall_after = '2s'
 pgrepl_admin.cert_auto_renew = off
 });
 $primary->safe_psql('postgres', q{
@@ -124,7 +119,17 @@ $primary->safe_psql('postgres', q{
 my $standby = new_standby($primary, 'standby1', 'standby1');
 
 my $dir = PostgreSQL::Test::Utils::tempdir();
-my $exporter_port = PostgreSQL::Test::Cluster::get_free_port();
+# started here, ended here, also when the test dies
+my @harnesses;
+END
+{
+	for my $h (@harnesses)
+	{
+		eval { $h->kill_kill(grace => 5) };
+	}
+}
+my ($exporter_harness, $exporter_port) = start_exporter($primary, $exporter, $dir);
+push @harnesses, $exporter_harness;
 my $prometheus_port = PostgreSQL::Test::Cluster::get_free_port();
 
 # the rules as shipped, but for: 1s, so that firing takes seconds
@@ -147,22 +152,6 @@ scrape_configs:
 EOF
 close($fh);
 
-# started here, ended here, also when the test dies
-my @harnesses;
-END
-{
-	for my $h (@harnesses)
-	{
-		eval { $h->kill_kill(grace => 5) };
-	}
-}
-my $dsn = 'host=127.0.0.1 port=' . $primary->port . ' user=exporter dbname=postgres sslmode=disable';
-push @harnesses, IPC::Run::start(
-	[ $exporter, "--web.listen-address=127.0.0.1:$exporter_port",
-		"--extend.query-path=$contrib/postgres_exporter_queries.yaml",
-		'--disable-default-metrics', '--disable-settings-metrics' ],
-	'<', \undef, '>>', "$dir/exporter.log", '2>&1',
-	init => sub { $ENV{DATA_SOURCE_NAME} = $dsn });
 push @harnesses, IPC::Run::start(
 	[ $prometheus, "--config.file=$dir/prometheus.yml", "--storage.tsdb.path=$dir/data",
 		"--web.listen-address=127.0.0.1:$prometheus_port" ],
@@ -225,11 +214,12 @@ sub evaluations
 	return 1;
 }
 
-# alert_state($name, %labels): 'pending', 'firing', or '' when not active
+# alert_state($name, %labels): 'pending', 'firing', or '' when not active;
+# dies when Prometheus does not answer (not a silent "not active")
 sub alert_state
 {
 	my ($name, %labels) = @_;
-	my $list = alerts() // [];
+	my $list = alerts() // die "Prometheus' /api/v1/alerts did not answer\n";
 	for my $a (@$list)
 	{
 		next unless $a->{labels}{alertname} eq $name;
@@ -250,8 +240,30 @@ ok(poll('the standby streaming in Prometheus', sub {
 	return @{ $d->{result} } == 1;
 }), 'Prometheus scrapes the exporter: standby1 streaming');
 
-# --- healthy and idle: nothing pending, nothing firing
-ok(evaluations(5), 'the rules were evaluated five more times');
+# every metric family of the queries that have rows here (t/092 sees the
+# others: a backup held, a managed rule, a synchronous standby), and no
+# query failing
+my (@families, $family_query, $family_column);
+for my $line (split /\n/, slurp_file("$contrib/postgres_exporter_queries.yaml"))
+{
+	$family_query = $1 if $line =~ /^(\w+):\s*$/;
+	$family_column = $1 if $line =~ /^    - (\w+):\s*$/;
+	push @families, "${family_query}_$family_column" if $line =~ /^        usage: "GAUGE"/;
+}
+my @expected = grep { /^pgrepl_admin_(replication|certificate|check|settings|synchronous)_/ && !/^pgrepl_admin_synchronous_standby_/ } @families;
+ok(poll('every metric family in Prometheus', sub {
+	my $d = api('query?query=' . 'count%20by%20(__name__)(%7B__name__%3D~%22pgrepl_admin_.%2B%22%7D)') or return 0;
+	my %got = map { $_->{metric}{__name__} => 1 } @{ $d->{result} };
+	return !grep { !$got{$_} } @expected;
+}), 'Prometheus has every metric family: ' . scalar(@expected) . ' of the replication, certificate, check, settings and synchronous queries');
+my $scrape_error = api('query?query=pg_exporter_last_scrape_error') // die "no answer\n";
+is(join(',', map { $_->{value}[1] } @{ $scrape_error->{result} }), '0', 'pg_exporter_last_scrape_error is 0: no query fails');
+
+# --- healthy and idle: nothing pending, nothing firing, for longer than
+# lag_warn_time and lag_stall_after (2 s here) and the for: (1 s), so that
+# a rule that fires on an idle primary's time lag, or a standby taken for
+# stalled while nothing is written, would have fired
+ok(evaluations(10), 'the rules were evaluated ten more times (10 s: past lag_warn_time and lag_stall_after)');
 my $active = alerts();
 is_deeply([ map { "$_->{labels}{alertname} $_->{state}" } @{ $active // [ 'no answer' ] } ], [],
 	'a healthy idle primary with a caught-up standby: no alert pending or firing');

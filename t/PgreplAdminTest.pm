@@ -20,7 +20,7 @@ our @EXPORT = qw(new_primary new_standby provisioned_standby task_status
   wait_for_task write_private_file tls_connstr set_hba in_backup_mode
   store_key_files files_holding_key failing_remote_commit tls_primary
   commit_or_timeout used_sql_names plant_hostile_objects planted_runs
-  planted_reached $HOSTILE_PATH);
+  planted_reached $HOSTILE_PATH find_program start_exporter);
 
 # new_primary($name, %opts): a started primary that allows streaming, with
 # pgrepl_admin in shared_preload_libraries.  Options:
@@ -504,6 +504,37 @@ sub planted_runs
 		  PostgreSQL::Test::Utils::slurp_file($n->logfile) =~ /WARNING:  (pgrepl-planted-ran: [^\n]*)/g;
 	}
 	return join("\n", @ran);
+}
+
+# find_program($name): the path of an installed program, or undef
+sub find_program
+{
+	my ($name) = @_;
+	for my $dir (split(/:/, $ENV{PATH} // ''), '/usr/bin', '/usr/sbin')
+	{
+		return "$dir/$name" if -x "$dir/$name";
+	}
+	return undef;
+}
+
+# start_exporter($node, $exporter, $dir): Debian's postgres_exporter (the
+# program $exporter) with contrib/postgres_exporter_queries.yaml, scraping
+# $node over TCP on loopback as the role exporter, on a free loopback port,
+# logging to $dir/exporter.log; returns its IPC::Run harness (the caller
+# kills it) and its port
+sub start_exporter
+{
+	my ($node, $exporter, $dir) = @_;
+	my $port = PostgreSQL::Test::Cluster::get_free_port();
+	my $queries = dirname(__FILE__) . '/../contrib/postgres_exporter_queries.yaml';
+	my $dsn = 'host=127.0.0.1 port=' . $node->port . ' user=exporter dbname=postgres sslmode=disable';
+	my $h = IPC::Run::start(
+		[ $exporter, "--web.listen-address=127.0.0.1:$port",
+			"--extend.query-path=$queries",
+			'--disable-default-metrics', '--disable-settings-metrics' ],
+		'<', \undef, '>>', "$dir/exporter.log", '2>&1',
+		init => sub { $ENV{DATA_SOURCE_NAME} = $dsn });
+	return ($h, $port);
 }
 
 1;
