@@ -148,6 +148,10 @@ COMMENT ON FUNCTION @extschema@.hba_rules_guard() IS
 CREATE TRIGGER hba_rules_guard
     BEFORE INSERT OR UPDATE ON @extschema@.hba_rules
     FOR EACH ROW EXECUTE FUNCTION @extschema@.hba_rules_guard();
+-- also in a logical replication apply worker and under
+-- session_replication_role = replica, which skip ordinary triggers: rows a
+-- subscription copies from another server wait like restored ones
+ALTER TABLE @extschema@.hba_rules ENABLE ALWAYS TRIGGER hba_rules_guard;
 
 COMMENT ON TRIGGER hba_rules_guard ON @extschema@.hba_rules IS
 'Marks rules that did not come through pgrepl_admin''s functions as not applied: a restored dump never rewrites this server''s pg_hba.conf.';

@@ -29,9 +29,11 @@
  * The file of a server is a fact about that server, not about the data:
  * rules written for another server's clients must not admit anyone here
  * until someone with the right to change this server's access says so.
- * A restore made with the triggers disabled (pg_restore --disable-triggers
- * of a data-only dump, session_replication_role = replica) bypasses the
- * guard, as it bypasses every trigger: see doc/guarantees.md.
+ * The guard fires always (ENABLE ALWAYS TRIGGER): in a logical
+ * replication apply worker and under session_replication_role = replica
+ * too.  A restore made with the table's triggers disabled (pg_restore
+ * --disable-triggers of a data-only dump) bypasses it, as it bypasses every
+ * trigger: see doc/guarantees.md.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,7 +42,9 @@
 #include "access/htup_details.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/snapmgr.h"
 #include "utils/inet.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -59,9 +63,9 @@ PG_FUNCTION_INFO_V1(hba_discard_restored);
 /* whether the statement running now is one of the extension's own */
 static bool extension_statement = false;
 
-/* the fields of a rule that decide what it admits */
+/* the fields of a rule that decide what it admits (rule_id: its place in the file) */
 static const char *const rule_fields[] = {
-	"connection_type", "database", "role_name", "address", "method", NULL
+	"rule_id", "connection_type", "database", "role_name", "address", "method", NULL
 };
 
 /*
@@ -219,7 +223,17 @@ hba_apply_restored(PG_FUNCTION_ARGS)
 	force = PG_GETARG_BOOL(0);
 
 	hba_file_lock_rules();
+
+	/*
+	 * Read with a snapshot taken after the lock: rules that a restore
+	 * committed while this call waited for the lock are checked like the
+	 * others (at READ COMMITTED the statement's snapshot predates them; at
+	 * REPEATABLE READ the lock refuses a transaction whose snapshot is
+	 * older than the last write).
+	 */
+	PushActiveSnapshot(GetTransactionSnapshot());
 	waiting = hba_file_read_waiting_rules();
+	PopActiveSnapshot();
 	foreach(lc, waiting)
 	{
 		HbaRule    *rule = lfirst(lc);
@@ -252,17 +266,34 @@ hba_apply_restored(PG_FUNCTION_ARGS)
 	n = list_length(waiting);
 	if (n > 0)
 	{
+		StringInfoData ids;
+		const char *argv[1];
+		uint64		marked = 0;
+
+		/* only the rules checked above, by id */
+		initStringInfo(&ids);
+		appendStringInfoChar(&ids, '{');
+		foreach(lc, waiting)
+			appendStringInfo(&ids, "%s%lld", foreach_current_index(lc) > 0 ? "," : "",
+							 (long long) ((HbaRule *) lfirst(lc))->rule_id);
+		appendStringInfoChar(&ids, '}');
+		argv[0] = ids.data;
+
 		extension_statement = true;
 		PG_TRY();
 		{
-			n = pgrepl_query_exec("UPDATE pgrepl_admin.hba_rules SET applied = true WHERE NOT applied",
-								  0, NULL);
+			marked = pgrepl_query_exec("UPDATE pgrepl_admin.hba_rules SET applied = true "
+									   "WHERE NOT applied AND rule_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])",
+									   1, argv);
 		}
 		PG_FINALLY();
 		{
 			extension_statement = false;
 		}
 		PG_END_TRY();
+		if (marked != n)
+			elog(ERROR, "marked %llu of the %llu waiting rules checked as applied",
+				 (unsigned long long) marked, (unsigned long long) n);
 	}
 	PG_RETURN_INT64((int64) n);
 }

@@ -15,6 +15,7 @@
 use strict;
 use warnings;
 
+use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -140,6 +141,48 @@ is($b->safe_psql('postgres', "SELECT applied FROM pgrepl_admin.hba_rules WHERE a
 	't', 'B: and applies it');
 like(slurp_hba($b), qr/^host "postgres" "alice" "127\.0\.0\.4\/32" scram-sha-256 # pgrepl_admin rule $waiting_id$/m,
 	'B: the file has it');
+
+# moving an applied rule in the file (its rule_id: the file is in rule_id
+# order, and the first matching line wins) makes it wait too
+$b->safe_psql('postgres', qq{UPDATE pgrepl_admin.hba_rules SET rule_id = 1000 WHERE rule_id = $waiting_id});
+is($b->safe_psql('postgres', 'SELECT applied FROM pgrepl_admin.hba_rules WHERE rule_id = 1000'),
+	'f', 'B: an UPDATE of an applied rule\'s rule_id makes it wait');
+unlike(slurp_hba($b), qr/127\.0\.0\.4\/32/, 'B: and the file no longer has it');
+# the guard fires always: with session_replication_role = replica (as in a
+# logical replication apply worker) a hand INSERT waits as well
+$b->safe_psql('postgres', q{
+	SET session_replication_role = replica;
+	INSERT INTO pgrepl_admin.hba_rules (connection_type, database, role_name, address, method, applied)
+	VALUES ('host', 'postgres', 'alice', '127.0.0.5/32', 'scram-sha-256', true);
+});
+is($b->safe_psql('postgres', "SELECT applied FROM pgrepl_admin.hba_rules WHERE address = '127.0.0.5/32'"),
+	'f', 'B: under session_replication_role = replica a hand INSERT waits too');
+# hba_apply_restored() that waits for a restore's lock checks the rules
+# that restore commits meanwhile, not only those it saw when it was called:
+# here a trust rule, which it must refuse without force
+my $restore = $b->background_psql('postgres');
+$restore->query_safe(q{
+	SET client_min_messages = error;
+	BEGIN;
+	INSERT INTO pgrepl_admin.hba_rules (connection_type, database, role_name, address, method)
+	VALUES ('host', 'postgres', 'alice', '127.0.0.6/32', 'trust');
+});
+my ($apply_out, $apply_err) = ('', '');
+my $apply = IPC::Run::start(
+	[ 'psql', '-X', '-A', '-t', '-d', $b->connstr('postgres'), '-c', 'SELECT pgrepl_admin.hba_apply_restored()' ],
+	'>', \$apply_out, '2>', \$apply_err);
+$b->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pgrepl_admin.hba_apply_restored()%' AND wait_event_type = 'Lock'")
+  or die 'hba_apply_restored() does not wait for the lock';
+$restore->query_safe('COMMIT');
+$restore->quit;
+$apply->finish;
+like($apply_err, qr/authentication method "trust" is refused/,
+	'B: hba_apply_restored() refused the trust rule committed while it waited for the lock');
+is($b->safe_psql('postgres', "SELECT string_agg(host(address) || ' ' || applied, ',' ORDER BY address) FROM pgrepl_admin.hba_rules WHERE address > '127.0.0.4/32'"),
+	'127.0.0.5 false,127.0.0.6 false', 'B: and applied nothing');
+unlike(slurp_hba($b), qr/127\.0\.0\.6/, 'B: the file has no line for the trust rule');
+$b->safe_psql('postgres', 'SELECT pgrepl_admin.hba_discard_restored()');
 
 # --- server C: no extension yet, the custom dump restored with pg_restore
 my $c = new_primary('c', conf => $conf, extension => 0);
