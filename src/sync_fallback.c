@@ -63,16 +63,17 @@
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
-#include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "replication/syncrep.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
@@ -253,21 +254,17 @@ static List *
 streaming_senders(void)
 {
 	List	   *senders = NIL;
-	int			rc;
+	uint64		n;
+	char	 ***rows = pgrepl_query_rows("SELECT application_name, flush_lsn::text FROM pg_catalog.pg_stat_replication "
+										 "WHERE state OPERATOR(pg_catalog.=) 'streaming' AND flush_lsn IS NOT NULL",
+										 0, NULL, &n);
 
-	rc = SPI_execute("SELECT application_name, flush_lsn FROM pg_catalog.pg_stat_replication "
-					 "WHERE state = 'streaming' AND flush_lsn IS NOT NULL", true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading pg_stat_replication failed: %s", SPI_result_code_string(rc));
-	for (uint64 i = 0; i < SPI_processed; i++)
+	for (uint64 i = 0; i < n; i++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[i];
 		Sender	   *s = palloc(sizeof(Sender));
-		bool		isnull;
-		char	   *name = SPI_getvalue(tuple, SPI_tuptable->tupdesc, 1);
 
-		s->name = name ? name : "";
-		s->flush = DatumGetLSN(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &isnull));
+		s->name = rows[i][0] ? rows[i][0] : "";
+		s->flush = DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(rows[i][1])));
 		senders = lappend(senders, s);
 	}
 	return senders;
@@ -350,25 +347,22 @@ record_event(const char *stored_text, const char *event, const char *detail)
 	"       l.write_lag, l.flush_lag, l.replay_lag, l.slot_name, l.slot_retained_bytes, "
 	"       l.status, pgrepl_admin.wal_position(), l.replay_lsn, $1, $2 "
 	"FROM pgrepl_admin.replication_lag l "
-	"WHERE l.status <> 'orphaned-slot' "
-	"  AND EXISTS (SELECT 1 FROM pg_catalog.unnest($3) m "
-	"              WHERE m = '*' OR pg_catalog.lower(m) = pg_catalog.lower(l.standby_name))";
-	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTARRAYOID};
-	Datum		args[3];
+	"WHERE l.status OPERATOR(pg_catalog.<>) 'orphaned-slot' "
+	"  AND EXISTS (SELECT 1 FROM pg_catalog.unnest($3::text[]) m "
+	"              WHERE m OPERATOR(pg_catalog.=) '*' "
+	"                 OR pg_catalog.lower(m) OPERATOR(pg_catalog.=) pg_catalog.lower(l.standby_name))";
 	Datum	   *names = palloc(sizeof(Datum) * Max(list_length(stored->members), 1));
+	const char *argv[3];
 	ListCell   *lc;
 	int			n = 0;
-	int			rc;
 
 	foreach(lc, stored->members)
 		names[n++] = CStringGetTextDatum(lfirst(lc));
-	args[0] = CStringGetTextDatum(event);
-	args[1] = CStringGetTextDatum(detail);
-	args[2] = PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
-	rc = SPI_execute_with_args(sql, 3, argtypes, args, NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "recording a synchronous fallback in lag_history failed: %s",
-			 SPI_result_code_string(rc));
+	argv[0] = event;
+	argv[1] = detail;
+	argv[2] = OidOutputFunctionCall(F_ARRAY_OUT,
+									PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT)));
+	(void) pgrepl_query_exec(sql, 3, argv);
 }
 
 /*

@@ -44,8 +44,8 @@ sync_pending_run(void)
 	char	  **row = pgrepl_query_row("SELECT pg_catalog.string_agg(p, ',') "
 									   "FROM pgrepl_admin.synchronous_setting s, pg_catalog.unnest(s.pending) p "
 									   "WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_stat_replication r "
-									   "              WHERE pg_catalog.lower(r.application_name) = pg_catalog.lower(p) "
-									   "                AND r.state = 'streaming')",
+									   "              WHERE pg_catalog.lower(r.application_name) OPERATOR(pg_catalog.=) pg_catalog.lower(p) "
+									   "                AND r.state OPERATOR(pg_catalog.=) 'streaming')",
 									   0, NULL);
 	List	   *names = NIL;
 	ListCell   *lc;
