@@ -441,13 +441,18 @@ standby_streams(const char *name)
  * sync_setting_add_pending
  *		Remember name as a standby to make synchronous when it first
  *		streams (the sync_pending task does it); nothing else changes, and
- *		nothing is written.  The caller holds the lock.
+ *		nothing is written.  Refused up front when ALTER SYSTEM is not
+ *		allowed, as the task would then fail at every run.  The caller
+ *		holds the lock.
  */
 void
 sync_setting_add_pending(const char *name)
 {
 	const char *argv[1] = {name};
 
+	/* the worker could never name it: refuse now, not at every run then */
+	pgrepl_require_alter_system("a synchronous standby deferred until it streams",
+								"Add it with synchronous => false and name it in synchronous_standby_names in postgresql.conf yourself once it streams, or turn allow_alter_system on.");
 	(void) pgrepl_query_exec("INSERT INTO pgrepl_admin.synchronous_setting AS s (standbys, num, method, value, pending) "
 							 "VALUES ('{}', 0, 'any', '', ARRAY[$1]) "
 							 "ON CONFLICT (singleton) DO UPDATE "
