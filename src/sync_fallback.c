@@ -49,11 +49,14 @@
  * second, to end a fallback that was in force and to show the state.
  *
  * A crash or restart during a fallback: postgresql.auto.conf holds the
- * lowered value, and so does the marker file PGDATA/pgrepl_admin/
- * synchronous_fallback, written before it.  The first run after the worker
- * starts (or after a promotion) finds the marker equal to the value in
- * force and sets the stored value back: the delay starts again from the
- * stored setting.  The task writes, so it runs on a primary only.
+ * lowered value, and the marker file PGDATA/pgrepl_admin/
+ * synchronous_fallback, written before it, holds both the value written
+ * and the value it replaced (after a crash between the two writes, the
+ * replaced one is in force: a first lowering's stored value, or a second
+ * lowering's first one).  The first run after the worker starts (or after
+ * a promotion) finds the value in force named by the marker and, when it
+ * is not the stored value, sets the stored value back: the delay starts
+ * again from the stored setting.  The task writes, so it runs on a primary only.
  *
  *-------------------------------------------------------------------------
  */
@@ -549,6 +552,23 @@ end_fallback(void)
 }
 
 /*
+ * write_marker
+ *		The marker of a fallback: the value about to be put in force, a
+ *		newline, and the value it replaces (a value ALTER SYSTEM takes has
+ *		no newline).  Both are the task's own: a crash between this write
+ *		and the ALTER SYSTEM leaves the replaced one in force, which the
+ *		first run after the restart must recognise as well (a second
+ *		lowering replaces the first).
+ */
+static void
+write_marker(const char *to, const char *replaced)
+{
+	char	   *text = psprintf("%s\n%s", to, replaced);
+
+	durable_file_write(MARKER_PATH, text, strlen(text), S_IRUSR | S_IWUSR);
+}
+
+/*
  * lower_setting
  *		Put "to" in force instead of what is watched ("from"): marker first,
  *		so that a crash after ALTER SYSTEM is recognised at the next start.
@@ -572,7 +592,7 @@ lower_setting(const char *stored, const SyncValue *sv, const char *from,
 					  missing_text ? "; missing: " : "", missing_text ? missing_text : "");
 
 	durable_file_make_dir(MARKER_DIR);
-	durable_file_write(MARKER_PATH, to, strlen(to), S_IRUSR | S_IWUSR);
+	write_marker(to, from);
 	put_in_force(to, from);
 	queue_event(stored, EVENT_FALLBACK, detail);
 
@@ -635,18 +655,27 @@ restore(const char *stored, const char *why)
 
 /*
  * restore_after_restart
- *		First run: a marker equal to the value in force is a fallback
- *		interrupted by a restart (or copied into a standby now promoted).
- *		The stored value goes back in force, and the delay starts again.
+ *		First run: a marker that names the value in force (the value it put
+ *		in force, or the one it was replacing, when the crash came between
+ *		the marker and the ALTER SYSTEM) is a fallback interrupted by a
+ *		restart (or copied into a standby now promoted).  The stored value
+ *		goes back in force, and the delay starts again.
  */
 static void
 restore_after_restart(const char *stored, const char *in_force)
 {
 	char	   *marker = durable_file_read(MARKER_PATH, NULL, true);
+	char	   *replaced;
+	bool		ours;
 
 	if (marker == NULL)
 		return;
-	if (stored != NULL && strcmp(marker, in_force) == 0 && strcmp(stored, in_force) != 0)
+	/* "new\nreplaced" (write_marker()); a marker of 1.2's first builds: "new" */
+	replaced = strchr(marker, '\n');
+	if (replaced != NULL)
+		*replaced++ = '\0';
+	ours = strcmp(marker, in_force) == 0 || (replaced != NULL && strcmp(replaced, in_force) == 0);
+	if (stored != NULL && ours && strcmp(stored, in_force) != 0)
 	{
 		put_in_force(stored, in_force);
 		queue_event(stored, EVENT_RESTORE,
