@@ -391,8 +391,11 @@ queue_event(const char *stored, const char *event, const char *detail)
  * try_record
  *		record_event() in a subtransaction with a short lock_timeout: false,
  *		and nothing written, when a lock it needs is held (a session's
- *		TRUNCATE of lag_history whose commit waits in SyncRep, say); any
- *		other error is raised.
+ *		TRUNCATE of lag_history whose commit waits in SyncRep, say), so that
+ *		a later run tries again.  Any other error (a full disk, an altered
+ *		lag_history, an error in the replication_lag view) would fail every
+ *		later run the same way: the event is dropped, with a WARNING, and
+ *		true is returned.
  */
 static bool
 try_record(const PendingEvent *ev)
@@ -416,12 +419,19 @@ try_record(const PendingEvent *ev)
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-			PG_RE_THROW();
 		FlushErrorState();
-		FreeErrorData(edata);
 		RollbackAndReleaseCurrentSubTransaction();
-		done = false;
+		MemoryContextSwitchTo(cxt);
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			done = false;
+		else
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("pgrepl_admin could not record the event \"%s\" in lag_history: %s",
+							ev->event, edata->message),
+					 errdetail("The event is dropped; the synchronous setting in force is not affected."),
+					 errhint("Check pgrepl_admin.lag_history and the pgrepl_admin.replication_lag view.")));
+		FreeErrorData(edata);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
