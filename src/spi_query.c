@@ -122,6 +122,41 @@ pgrepl_query_row(const char *sql, int nargs, const char *const *argv)
 }
 
 /*
+ * pgrepl_query_rows
+ *		Run sql; every row it returns, each an array of strings (NULL for
+ *		SQL NULL), in the caller's memory context; *nrows is their number.
+ */
+char	 ***
+pgrepl_query_rows(const char *sql, int nargs, const char *const *argv, uint64 *nrows)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	char	 ***rows = NULL;
+
+	*nrows = 0;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (execute(sql, nargs, argv) > 0 && SPI_tuptable != NULL)
+	{
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		*nrows = SPI_processed;
+		rows = MemoryContextAllocZero(caller, sizeof(char **) * *nrows);
+		for (uint64 r = 0; r < *nrows; r++)
+		{
+			rows[r] = MemoryContextAllocZero(caller, sizeof(char *) * desc->natts);
+			for (int i = 0; i < desc->natts; i++)
+			{
+				char	   *value = SPI_getvalue(SPI_tuptable->vals[r], desc, i + 1);
+
+				rows[r][i] = value ? MemoryContextStrdup(caller, value) : NULL;
+			}
+		}
+	}
+	SPI_finish();
+	return rows;
+}
+
+/*
  * pgrepl_query_exec
  *		Run sql; the number of rows it returned or changed.
  */

@@ -10,6 +10,8 @@
 #define PGREPL_SPI_QUERY_H
 
 extern char **pgrepl_query_row(const char *sql, int nargs, const char *const *argv);
+extern char ***pgrepl_query_rows(const char *sql, int nargs, const char *const *argv,
+								   uint64 *nrows);
 extern uint64 pgrepl_query_exec(const char *sql, int nargs, const char *const *argv);
 
 #endif							/* PGREPL_SPI_QUERY_H */

@@ -49,11 +49,14 @@
  * second, to end a fallback that was in force and to show the state.
  *
  * A crash or restart during a fallback: postgresql.auto.conf holds the
- * lowered value, and so does the marker file PGDATA/pgrepl_admin/
- * synchronous_fallback, written before it.  The first run after the worker
- * starts (or after a promotion) finds the marker equal to the value in
- * force and sets the stored value back: the delay starts again from the
- * stored setting.  The task writes, so it runs on a primary only.
+ * lowered value, and the marker file PGDATA/pgrepl_admin/
+ * synchronous_fallback, written before it, holds both the value written
+ * and the value it replaced (after a crash between the two writes, the
+ * replaced one is in force: a first lowering's stored value, or a second
+ * lowering's first one).  The first run after the worker starts (or after
+ * a promotion) finds the value in force named by the marker and, when it
+ * is not the stored value, sets the stored value back: the delay starts
+ * again from the stored setting.  The task writes, so it runs on a primary only.
  *
  *-------------------------------------------------------------------------
  */
@@ -63,16 +66,17 @@
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
-#include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "replication/syncrep.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
@@ -253,21 +257,17 @@ static List *
 streaming_senders(void)
 {
 	List	   *senders = NIL;
-	int			rc;
+	uint64		n;
+	char	 ***rows = pgrepl_query_rows("SELECT application_name, flush_lsn::text FROM pg_catalog.pg_stat_replication "
+										 "WHERE state OPERATOR(pg_catalog.=) 'streaming' AND flush_lsn IS NOT NULL",
+										 0, NULL, &n);
 
-	rc = SPI_execute("SELECT application_name, flush_lsn FROM pg_catalog.pg_stat_replication "
-					 "WHERE state = 'streaming' AND flush_lsn IS NOT NULL", true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading pg_stat_replication failed: %s", SPI_result_code_string(rc));
-	for (uint64 i = 0; i < SPI_processed; i++)
+	for (uint64 i = 0; i < n; i++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[i];
 		Sender	   *s = palloc(sizeof(Sender));
-		bool		isnull;
-		char	   *name = SPI_getvalue(tuple, SPI_tuptable->tupdesc, 1);
 
-		s->name = name ? name : "";
-		s->flush = DatumGetLSN(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &isnull));
+		s->name = rows[i][0] ? rows[i][0] : "";
+		s->flush = DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(rows[i][1])));
 		senders = lappend(senders, s);
 	}
 	return senders;
@@ -350,25 +350,22 @@ record_event(const char *stored_text, const char *event, const char *detail)
 	"       l.write_lag, l.flush_lag, l.replay_lag, l.slot_name, l.slot_retained_bytes, "
 	"       l.status, pgrepl_admin.wal_position(), l.replay_lsn, $1, $2 "
 	"FROM pgrepl_admin.replication_lag l "
-	"WHERE l.status <> 'orphaned-slot' "
-	"  AND EXISTS (SELECT 1 FROM pg_catalog.unnest($3) m "
-	"              WHERE m = '*' OR pg_catalog.lower(m) = pg_catalog.lower(l.standby_name))";
-	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTARRAYOID};
-	Datum		args[3];
+	"WHERE l.status OPERATOR(pg_catalog.<>) 'orphaned-slot' "
+	"  AND EXISTS (SELECT 1 FROM pg_catalog.unnest($3::text[]) m "
+	"              WHERE m OPERATOR(pg_catalog.=) '*' "
+	"                 OR pg_catalog.lower(m) OPERATOR(pg_catalog.=) pg_catalog.lower(l.standby_name))";
 	Datum	   *names = palloc(sizeof(Datum) * Max(list_length(stored->members), 1));
+	const char *argv[3];
 	ListCell   *lc;
 	int			n = 0;
-	int			rc;
 
 	foreach(lc, stored->members)
 		names[n++] = CStringGetTextDatum(lfirst(lc));
-	args[0] = CStringGetTextDatum(event);
-	args[1] = CStringGetTextDatum(detail);
-	args[2] = PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
-	rc = SPI_execute_with_args(sql, 3, argtypes, args, NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "recording a synchronous fallback in lag_history failed: %s",
-			 SPI_result_code_string(rc));
+	argv[0] = event;
+	argv[1] = detail;
+	argv[2] = OidOutputFunctionCall(F_ARRAY_OUT,
+									PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT)));
+	(void) pgrepl_query_exec(sql, 3, argv);
 }
 
 /*
@@ -394,8 +391,11 @@ queue_event(const char *stored, const char *event, const char *detail)
  * try_record
  *		record_event() in a subtransaction with a short lock_timeout: false,
  *		and nothing written, when a lock it needs is held (a session's
- *		TRUNCATE of lag_history whose commit waits in SyncRep, say); any
- *		other error is raised.
+ *		TRUNCATE of lag_history whose commit waits in SyncRep, say), so that
+ *		a later run tries again.  Any other error (a full disk, an altered
+ *		lag_history, an error in the replication_lag view) would fail every
+ *		later run the same way: the event is dropped, with a WARNING, and
+ *		true is returned.
  */
 static bool
 try_record(const PendingEvent *ev)
@@ -419,12 +419,19 @@ try_record(const PendingEvent *ev)
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-			PG_RE_THROW();
 		FlushErrorState();
-		FreeErrorData(edata);
 		RollbackAndReleaseCurrentSubTransaction();
-		done = false;
+		MemoryContextSwitchTo(cxt);
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			done = false;
+		else
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("pgrepl_admin could not record the event \"%s\" in lag_history: %s",
+							ev->event, edata->message),
+					 errdetail("The event is dropped; the synchronous setting in force is not affected."),
+					 errhint("Check pgrepl_admin.lag_history and the pgrepl_admin.replication_lag view.")));
+		FreeErrorData(edata);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
@@ -555,6 +562,23 @@ end_fallback(void)
 }
 
 /*
+ * write_marker
+ *		The marker of a fallback: the value about to be put in force, a
+ *		newline, and the value it replaces (a value ALTER SYSTEM takes has
+ *		no newline).  Both are the task's own: a crash between this write
+ *		and the ALTER SYSTEM leaves the replaced one in force, which the
+ *		first run after the restart must recognise as well (a second
+ *		lowering replaces the first).
+ */
+static void
+write_marker(const char *to, const char *replaced)
+{
+	char	   *text = psprintf("%s\n%s", to, replaced);
+
+	durable_file_write(MARKER_PATH, text, strlen(text), S_IRUSR | S_IWUSR);
+}
+
+/*
  * lower_setting
  *		Put "to" in force instead of what is watched ("from"): marker first,
  *		so that a crash after ALTER SYSTEM is recognised at the next start.
@@ -578,7 +602,7 @@ lower_setting(const char *stored, const SyncValue *sv, const char *from,
 					  missing_text ? "; missing: " : "", missing_text ? missing_text : "");
 
 	durable_file_make_dir(MARKER_DIR);
-	durable_file_write(MARKER_PATH, to, strlen(to), S_IRUSR | S_IWUSR);
+	write_marker(to, from);
 	put_in_force(to, from);
 	queue_event(stored, EVENT_FALLBACK, detail);
 
@@ -641,18 +665,27 @@ restore(const char *stored, const char *why)
 
 /*
  * restore_after_restart
- *		First run: a marker equal to the value in force is a fallback
- *		interrupted by a restart (or copied into a standby now promoted).
- *		The stored value goes back in force, and the delay starts again.
+ *		First run: a marker that names the value in force (the value it put
+ *		in force, or the one it was replacing, when the crash came between
+ *		the marker and the ALTER SYSTEM) is a fallback interrupted by a
+ *		restart (or copied into a standby now promoted).  The stored value
+ *		goes back in force, and the delay starts again.
  */
 static void
 restore_after_restart(const char *stored, const char *in_force)
 {
 	char	   *marker = durable_file_read(MARKER_PATH, NULL, true);
+	char	   *replaced;
+	bool		ours;
 
 	if (marker == NULL)
 		return;
-	if (stored != NULL && strcmp(marker, in_force) == 0 && strcmp(stored, in_force) != 0)
+	/* "new\nreplaced" (write_marker()); a marker of 1.2's first builds: "new" */
+	replaced = strchr(marker, '\n');
+	if (replaced != NULL)
+		*replaced++ = '\0';
+	ours = strcmp(marker, in_force) == 0 || (replaced != NULL && strcmp(replaced, in_force) == 0);
+	if (stored != NULL && ours && strcmp(stored, in_force) != 0)
 	{
 		put_in_force(stored, in_force);
 		queue_event(stored, EVENT_RESTORE,

@@ -16,7 +16,9 @@
  * very path of add_standby(): in the worker's transaction, under the
  * setting's lock, written at commit and reloaded, and logged.
  * set_synchronous() forgets every pending name (the DBA chose anew), and
- * remove_standby() its own.
+ * remove_standby() its own; the names are read again under the setting's
+ * lock, so that one forgotten by a set_synchronous() that committed after
+ * the first read is not named.
  *
  *-------------------------------------------------------------------------
  */
@@ -44,8 +46,8 @@ sync_pending_run(void)
 	char	  **row = pgrepl_query_row("SELECT pg_catalog.string_agg(p, ',') "
 									   "FROM pgrepl_admin.synchronous_setting s, pg_catalog.unnest(s.pending) p "
 									   "WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_stat_replication r "
-									   "              WHERE pg_catalog.lower(r.application_name) = pg_catalog.lower(p) "
-									   "                AND r.state = 'streaming')",
+									   "              WHERE pg_catalog.lower(r.application_name) OPERATOR(pg_catalog.=) pg_catalog.lower(p) "
+									   "                AND r.state OPERATOR(pg_catalog.=) 'streaming')",
 									   0, NULL);
 	List	   *names = NIL;
 	ListCell   *lc;
@@ -54,11 +56,25 @@ sync_pending_run(void)
 		return;
 	if (!SplitIdentifierString(pstrdup(row[0]), ',', &names))
 		elog(ERROR, "unexpected standby list \"%s\"", row[0]);
+	/*
+	 * The names were read without the setting's lock: a set_synchronous()
+	 * that committed since forgot them (the DBA chose anew).  Under the
+	 * lock, with a snapshot taken after it, only a name still pending is
+	 * named.
+	 */
+	sync_setting_lock();
 	foreach(lc, names)
 	{
 		const char *name = lfirst(lc);
-		const char *done = sync_setting_standby_added(name, true);
-		char	  **value = pgrepl_query_row("SELECT value FROM pgrepl_admin.synchronous_setting", 0, NULL);
+		const char *done;
+		char	  **value;
+
+		if (pgrepl_query_row("SELECT 1 FROM pgrepl_admin.synchronous_setting "
+							 "WHERE $1 OPERATOR(pg_catalog.=) ANY (pending)",
+							 1, &name) == NULL)
+			continue;
+		done = sync_setting_standby_added(name, true);
+		value = pgrepl_query_row("SELECT value FROM pgrepl_admin.synchronous_setting", 0, NULL);
 
 		if (strcmp(done, "deferred") != 0)
 			ereport(LOG,

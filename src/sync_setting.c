@@ -153,7 +153,7 @@ sync_setting_members(const SyncSetting *s)
 	own = sync_own_name();
 	argv[0] = own ? own : "";
 	row = pgrepl_query_row("SELECT pg_catalog.string_agg(name, ',' ORDER BY name) FROM pgrepl_admin.standbys "
-						   "WHERE pg_catalog.lower(name) <> pg_catalog.lower($1)",
+						   "WHERE pg_catalog.lower(name) OPERATOR(pg_catalog.<>) pg_catalog.lower($1)",
 						   1, argv);
 	return split_names(row[0]);
 }
@@ -397,8 +397,9 @@ sync_setting_store_noted(const SyncSetting *s, const char *note)
 							 "ON CONFLICT (singleton) DO UPDATE "
 							 "SET standbys = excluded.standbys, num = excluded.num, method = excluded.method, "
 							 "    value = excluded.value, note = excluded.note, set_at = excluded.set_at "
-							 "WHERE (s.standbys, s.num, s.method, s.value, s.note) IS DISTINCT FROM "
-							 "      (excluded.standbys, excluded.num, excluded.method, excluded.value, excluded.note)",
+							 "WHERE pg_catalog.to_jsonb(ROW(s.standbys, s.num, s.method, s.value, s.note))::text "
+							 "      OPERATOR(pg_catalog.<>) "
+							 "      pg_catalog.to_jsonb(ROW(excluded.standbys, excluded.num, excluded.method, excluded.value, excluded.note))::text",
 							 5, argv);
 
 	/* this transaction does not wait for the standbys it is changing */
@@ -431,7 +432,8 @@ standby_streams(const char *name)
 	const char *argv[1] = {name};
 
 	return pgrepl_query_row("SELECT 1 FROM pg_catalog.pg_stat_replication "
-							"WHERE pg_catalog.lower(application_name) = pg_catalog.lower($1) AND state = 'streaming'",
+							"WHERE pg_catalog.lower(application_name) OPERATOR(pg_catalog.=) pg_catalog.lower($1) "
+							"  AND state OPERATOR(pg_catalog.=) 'streaming'",
 							1, argv) != NULL;
 }
 
@@ -439,18 +441,23 @@ standby_streams(const char *name)
  * sync_setting_add_pending
  *		Remember name as a standby to make synchronous when it first
  *		streams (the sync_pending task does it); nothing else changes, and
- *		nothing is written.  The caller holds the lock.
+ *		nothing is written.  Refused up front when ALTER SYSTEM is not
+ *		allowed, as the task would then fail at every run.  The caller
+ *		holds the lock.
  */
 void
 sync_setting_add_pending(const char *name)
 {
 	const char *argv[1] = {name};
 
+	/* the worker could never name it: refuse now, not at every run then */
+	pgrepl_require_alter_system("a synchronous standby deferred until it streams",
+								"Add it with synchronous => false and name it in synchronous_standby_names in postgresql.conf yourself once it streams, or turn allow_alter_system on.");
 	(void) pgrepl_query_exec("INSERT INTO pgrepl_admin.synchronous_setting AS s (standbys, num, method, value, pending) "
 							 "VALUES ('{}', 0, 'any', '', ARRAY[$1]) "
 							 "ON CONFLICT (singleton) DO UPDATE "
 							 "SET pending = pg_catalog.array_append(COALESCE(s.pending, '{}'), $1) "
-							 "WHERE NOT $1 = ANY (COALESCE(s.pending, '{}'))",
+							 "WHERE NOT $1 OPERATOR(pg_catalog.=) ANY (COALESCE(s.pending, '{}'))",
 							 1, argv);
 }
 
@@ -469,8 +476,10 @@ sync_setting_forget_pending(const char *name)
 								 0, NULL);
 	else
 		(void) pgrepl_query_exec("UPDATE pgrepl_admin.synchronous_setting "
-								 "SET pending = NULLIF(pg_catalog.array_remove(pending, $1), '{}') "
-								 "WHERE $1 = ANY (pending)",
+								 "SET pending = CASE WHEN pg_catalog.cardinality(pg_catalog.array_remove(pending, $1)) "
+								 "                        OPERATOR(pg_catalog.=) 0 THEN NULL "
+								 "                   ELSE pg_catalog.array_remove(pending, $1) END "
+								 "WHERE $1 OPERATOR(pg_catalog.=) ANY (pending)",
 								 1, argv);
 }
 
@@ -573,8 +582,8 @@ sync_setting_standby_removed(const char *name)
 	{
 		const char *argv[1] = {name};
 		const char *in_force = GetConfigOption(SYNC_GUC, false, false);
-		char	  **row = pgrepl_query_row("SELECT pg_catalog.bool_or(pg_catalog.lower(m.standby_name) = pg_catalog.lower($1) "
-										   "                         OR m.standby_name = '*')::text "
+		char	  **row = pgrepl_query_row("SELECT pg_catalog.bool_or(pg_catalog.lower(m.standby_name) OPERATOR(pg_catalog.=) pg_catalog.lower($1) "
+										   "                         OR m.standby_name OPERATOR(pg_catalog.=) '*')::text "
 										   "FROM pgrepl_admin.synchronous_members() m",
 										   1, argv);
 		char	  **stored = pgrepl_query_row("SELECT value FROM pgrepl_admin.synchronous_setting", 0, NULL);

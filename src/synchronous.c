@@ -104,9 +104,9 @@ check_standbys(List *names)
 
 		row = pgrepl_query_row("SELECT r.name, a.application_name "
 							   "FROM pgrepl_admin.standbys r "
-							   "LEFT JOIN pg_catalog.pg_replication_slots sl ON sl.slot_name = r.slot_name "
-							   "LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = sl.active_pid "
-							   "WHERE r.name = $1",
+							   "LEFT JOIN pg_catalog.pg_replication_slots sl ON sl.slot_name OPERATOR(pg_catalog.=) r.slot_name "
+							   "LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) sl.active_pid "
+							   "WHERE r.name OPERATOR(pg_catalog.=) $1",
 							   1, &name);
 		if (row == NULL)
 			ereport(ERROR,

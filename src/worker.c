@@ -256,6 +256,22 @@ retry_delay_ms(int failures)
 	return Min(delay, RETRY_MAX_MS);
 }
 
+/*
+ * task_retry_delay_ms
+ *		Delay before retrying a task that failed "failures" times in a row:
+ *		the back-off, except for a task with a worker of its own (the
+ *		fallback), which is retried at its next tick: its bound holds
+ *		whatever failed before (a refused ALTER SYSTEM, a full disk), and
+ *		it delays no other task.
+ */
+static long
+task_retry_delay_ms(const MaintenanceTask *task, int failures)
+{
+	if (task->own_worker)
+		return maintenance_task_interval_ms(task);
+	return retry_delay_ms(failures);
+}
+
 /* BgwWorkFn for a task's run() */
 static void
 run_task_work(void *arg)
@@ -274,8 +290,9 @@ follow_task_work(void *arg)
  * run_task
  *		Run task i once in a transaction of its own, its run() or, with
  *		follow, its follow(), and record the outcome.  An ERROR is caught,
- *		logged and recorded; the task is then retried with back-off.  FATAL
- *		(e.g. SIGTERM) still ends the worker.
+ *		logged and recorded; the task is then retried with back-off (at its
+ *		next tick for a task with a worker of its own).  FATAL (e.g.
+ *		SIGTERM) still ends the worker.
  */
 static void
 run_task(int i, bool follow, MemoryContext loop_cxt)
@@ -311,14 +328,28 @@ run_task(int i, bool follow, MemoryContext loop_cxt)
 		status->consecutive_failures++;
 		strlcpy(status->last_error, edata->message ? edata->message : "unknown error",
 				PGREPL_ERROR_LEN);
-		next_run = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-											   retry_delay_ms(status->consecutive_failures));
+		next_run = task->own_worker ?
+			TimestampTzPlusMilliseconds(started, task_retry_delay_ms(task, status->consecutive_failures)) :
+			TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										task_retry_delay_ms(task, status->consecutive_failures));
 	}
 	status->state = TASK_STATE_SCHEDULED;
 	status->next_run = next_run;
 	LWLockRelease(pgrepl_shared->lock);
 
-	if (edata != NULL)
+	/*
+	 * a task retried at every tick logs the 1st, 2nd, 4th, 8th... failure in
+	 * a row, not ten WARNINGs a second
+	 */
+	if (edata != NULL && task->own_worker &&
+		(status->consecutive_failures & (status->consecutive_failures - 1)) == 0)
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("pgrepl_admin task \"%s\" failed: %s", task->name, edata->message),
+				 errdetail("It failed %d time(s) in a row and is retried at every run (every %ld ms); the next WARNING comes after %d failures in a row.",
+						   status->consecutive_failures, maintenance_task_interval_ms(task),
+						   status->consecutive_failures * 2)));
+	else if (edata != NULL && !task->own_worker)
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
 				 errmsg("pgrepl_admin task \"%s\" failed: %s", task->name, edata->message),

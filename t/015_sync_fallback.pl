@@ -156,6 +156,36 @@ ok($primary->poll_query_until('postgres',
 ok($primary->poll_query_until('postgres', "SELECT current_setting('synchronous_standby_names') = ''"),
 	'and the setting is lowered again');
 
+# --- a crash during a lowering that replaces a lowering (review of issue
+# 22's sync work, defect 3): the marker is written before ALTER SYSTEM, so
+# a crash in between leaves the new marker and the value it was to replace
+# in force.  The window between the two cannot be hit from outside without
+# a failpoint (there is none): the postmaster is killed (a real crash, no
+# shutdown checkpoint) and the marker is what lower_setting() writes first,
+# here for a second lowering from '' (in force) to ANY 1 (s1) (its new
+# value, then the value it replaces).  At the start the value in force is
+# recognised as the task's own: the stored setting goes back in force.
+$primary->stop('immediate');
+my $fb_marker = $primary->data_dir . '/pgrepl_admin/synchronous_fallback';
+ok(-e $fb_marker, 'after the crash the fallback marker is there');
+open(my $mfh, '>', $fb_marker) or die $!;
+print $mfh "ANY 1 (s1)\n";
+close($mfh);
+like(slurp_file($primary->data_dir . '/postgresql.auto.conf'), qr/^synchronous_standby_names = ''$/m,
+	"postgresql.auto.conf still has the value the lowering replaces, ''");
+$log_offset = -s $primary->logfile;
+$primary->start;
+ok($primary->poll_query_until('postgres',
+		"SELECT current_setting('synchronous_standby_names') = '$stored_sql'"),
+	'after a crash during a second lowering, the stored setting is in force again')
+  or diag(fallback($primary, '*'));
+$primary->wait_for_log(qr/LOG:  pgrepl_admin restored synchronous_standby_names to the stored setting '\Q$stored\E' after a restart during a synchronous fallback/,
+	$log_offset);
+ok(1, 'the log says so');
+ok($primary->poll_query_until('postgres',
+		"SELECT fallback_state = 'active' AND value_in_force = '' FROM pgrepl_admin.synchronous_fallback()"),
+	'the standbys still missing, the fallback comes back after its delay');
+
 # --- the standbys come back: caught up, the stored setting returns --------
 # WAL they have to catch up on
 $primary->safe_psql('postgres', 'INSERT INTO t SELECT g FROM generate_series(10, 50009) g');

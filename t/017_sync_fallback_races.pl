@@ -207,6 +207,59 @@ ok($primary->poll_query_until('postgres',
 		"SELECT fallback_state = 'ok' FROM pgrepl_admin.synchronous_fallback()"),
 	'the standbys back: ok');
 
+# --- errors do not back the fallback off (review of the sync work, defect 4)
+# ALTER SYSTEM cannot write (postgresql.auto.conf.tmp is a directory, as a
+# fault the DBA did not make would leave it: the task's lowering fails at
+# every run); the task is retried at its next tick, not after the generic
+# back-off (5 s doubling up to 10 min): its next run is due within one
+# interval of its last, also after several failures in a row.
+my $auto_tmp = $primary->data_dir . '/postgresql.auto.conf.tmp';
+my $fb_failures = task_status($primary, 'sync_fallback', 'failures');
+mkdir($auto_tmp) or die "mkdir $auto_tmp: $!";
+$log_offset = -s $primary->logfile;
+$node{$_}->stop for qw(sa sb sc);
+ok($primary->poll_query_until('postgres', qq{
+		SELECT failures >= $fb_failures + 4 AND last_outcome = 'error' AND next_run <= last_run + run_interval
+		FROM pgrepl_admin.worker_status WHERE task = 'sync_fallback'}),
+	'ALTER SYSTEM failing: the task fails at each run and is retried at its next tick, not backed off')
+  or diag(task_status($primary, 'sync_fallback', '*'));
+like(slurp_file($primary->logfile, $log_offset), qr/WARNING:  pgrepl_admin task "sync_fallback" failed: could not open file "postgresql.auto.conf.tmp"/,
+	'the failure is logged');
+# lag_history refuses the fallback's rows (a trigger of the DBA's that
+# fails for them: not a lock time-out): the event is dropped with a
+# WARNING, the task does not fail, and the fallback lowers and restores
+sql(q{
+	CREATE FUNCTION public.refuse_events() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN RAISE EXCEPTION 'no events here'; END $$;
+	CREATE TRIGGER refuse_events BEFORE INSERT ON pgrepl_admin.lag_history
+	FOR EACH ROW WHEN (NEW.event IS NOT NULL) EXECUTE FUNCTION public.refuse_events();
+});
+my $fb_events = sql("SELECT count(*) FROM pgrepl_admin.lag_history WHERE event IS NOT NULL");
+rmdir($auto_tmp) or die "rmdir $auto_tmp: $!";
+ok($primary->poll_query_until('postgres',
+		"SELECT fallback_state = 'active' AND value_in_force = '' FROM pgrepl_admin.synchronous_fallback()"),
+	'once ALTER SYSTEM can write again, the fallback lowers the setting');
+$primary->wait_for_log(qr/WARNING:  pgrepl_admin could not record the event "synchronous-fallback" in lag_history: no events here/,
+	$log_offset);
+ok(1, 'the event lag_history refused is logged, and dropped');
+my $fb_runs = task_status($primary, 'sync_fallback', 'runs');
+ok($primary->poll_query_until('postgres', qq{
+		SELECT runs > $fb_runs + 3 AND last_outcome = 'ok'
+		FROM pgrepl_admin.worker_status WHERE task = 'sync_fallback'}),
+	'the task does not fail for it: its later runs succeed')
+  or diag(task_status($primary, 'sync_fallback', '*'));
+$node{$_}->start for qw(sa sb sc);
+ok($primary->poll_query_until('postgres',
+		"SELECT fallback_state = 'ok' FROM pgrepl_admin.synchronous_fallback()"),
+	'the standbys back: the stored setting is restored');
+ok(wait_in_force($stored), 'in force');
+$primary->wait_for_log(qr/WARNING:  pgrepl_admin could not record the event "synchronous-restore" in lag_history: no events here/,
+	$log_offset);
+ok(1, 'the restore event is dropped too, logged');
+is(sql("SELECT count(*) FROM pgrepl_admin.lag_history WHERE event IS NOT NULL"), $fb_events,
+	'nothing was recorded');
+sql('DROP TRIGGER refuse_events ON pgrepl_admin.lag_history; DROP FUNCTION public.refuse_events()');
+
 # --- item 3: a slow certificate renewal does not hold the fallback up ------
 sql("SELECT pgrepl_admin.rotate_server_cert(ARRAY['127.0.0.1'], '1 day')");
 my $worker = sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'pgrepl_admin maintenance'");

@@ -10,7 +10,8 @@
 # every task (lag_sample with a streaming standby and a pg_receivewal, as
 # in the issue's reproduction, hba_sync repairing drift on the primary and
 # following the table on the standby, cert_renew renewing, sync_fallback
-# lowering and putting back, backup_history_prune),
+# lowering and putting back, sync_pending naming a deferred standby,
+# backup_history_prune),
 # a backup worker (backup_start, backup_stop), the transaction callbacks at
 # commit (hba_add, add_standby's slot, remove_standby, set_synchronous) in
 # sessions with the hostile search_path, and pgrepl_clone_standby with a
@@ -158,6 +159,26 @@ ok($primary->poll_query_until('postgres', q{
 		SELECT fallback_state = 'ok' AND current_setting('synchronous_standby_names') = 'ANY 1 (sb)'
 		FROM pgrepl_admin.synchronous_fallback()}),
 	'sync_fallback put the stored setting back when the standby came back');
+# sync_pending: a standby added with synchronous => true that does not
+# stream is deferred; once a walsender streams under its name the task
+# names it (sync_setting_forget_pending() compares text[] values:
+# public.=(text[], text[]) is planted)
+like(hostile_psql($primary, q{
+		SELECT synchronous FROM pgrepl_admin.add_standby('sp_late', '127.0.0.1/32', create_slot => false,
+			synchronous => true)}),
+	qr/deferred/, 'add_standby(synchronous => true) in a hostile session deferred a standby that does not stream');
+my $late_dir = PostgreSQL::Test::Utils::tempdir();
+my $late = IPC::Run::start(
+	[
+		'pg_receivewal', '--no-loop', '--no-password', '--directory' => $late_dir,
+		'--dbname' => $primary->connstr('postgres') . ' application_name=sp_late'
+	],
+	'>', \my $late_out, '2>', \my $late_err);
+ok($primary->poll_query_until('postgres', q{
+		SELECT pending IS NULL AND value = 'ANY 1 (sb, sp_late)' FROM pgrepl_admin.synchronous_setting}),
+	'sync_pending named the deferred standby once it streamed')
+  or diag("pg_receivewal: $late_err");
+$late->kill_kill;
 # every task, present or future, ran and succeeded since the restart
 ok($primary->poll_query_until('postgres', qq{
 		SELECT bool_and(last_run > '$since' AND runs > 0 AND last_outcome = 'ok')

@@ -9,7 +9,11 @@
 #   - remove_standby() refused for the stored setting says what is in force
 #     (issue 27 item 9);
 #   - allow_alter_system = off (17 and later): set_synchronous() refused up
-#     front, nothing stored; check() warns (issue 22 item 9).
+#     front, nothing stored; check() warns (issue 22 item 9); so are
+#     add_standby(synchronous => true) for a standby that does not stream
+#     (it would be deferred, and the worker could never name it) and, with
+#     a setting that names every standby, add_standby(synchronous => false)
+#     (the new standby is named anyway) (review of the sync work, defect 6).
 
 use strict;
 use warnings;
@@ -129,7 +133,7 @@ is(sql("SELECT status FROM pgrepl_admin.check() WHERE check_name = 'allow_alter_
 	'check(): ALTER SYSTEM allowed');
 SKIP:
 {
-	skip 'allow_alter_system exists from PostgreSQL 17; this is ' . $primary->pg_version, 4
+	skip 'allow_alter_system exists from PostgreSQL 17; this is ' . $primary->pg_version, 10
 	  if $primary->pg_version < 17;
 	$primary->append_conf('postgresql.conf', "allow_alter_system = off\n");
 	$primary->reload;
@@ -144,6 +148,35 @@ SKIP:
 	is(slurp_file($auto), $bytes, 'nothing written');
 	is(sql("SELECT status FROM pgrepl_admin.check() WHERE check_name = 'allow_alter_system'"), 'warning',
 		'check() warns that pgrepl_admin cannot write postgresql.auto.conf');
+	# a standby that does not stream, added with synchronous => true, would
+	# be deferred: the worker could never name it
+	($ret, $out, $err) = $primary->psql('postgres',
+		"SELECT pgrepl_admin.add_standby('late', '127.0.0.9/32', create_slot => false, synchronous => true)",
+		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err, qr/0A000: a synchronous standby deferred until it streams needs ALTER SYSTEM/,
+		'allow_alter_system off: add_standby(synchronous => true) of a standby that does not stream is refused up front');
+	is(sql("SELECT count(*) FROM pgrepl_admin.standbys WHERE name = 'late'")
+		  . '|' . sql('SELECT pending IS NULL FROM pgrepl_admin.synchronous_setting'),
+		'0|t', 'nothing registered, nothing pending');
+	$primary->adjust_conf('postgresql.conf', 'allow_alter_system', 'on');
+	$primary->reload;
+	$primary->poll_query_until('postgres', "SELECT current_setting('allow_alter_system') = 'on'")
+	  or die 'allow_alter_system is not on';
+	# a setting that names every standby: a new one is named anyway
+	sql('SELECT pgrepl_admin.set_synchronous(num => 1)');
+	ok(wait_setting('ANY 1 (a)'), 'every standby: ANY 1 (a) in force');
+	$primary->adjust_conf('postgresql.conf', 'allow_alter_system', 'off');
+	$primary->reload;
+	$primary->poll_query_until('postgres', "SELECT current_setting('allow_alter_system') = 'off'")
+	  or die 'allow_alter_system is not off';
+	$bytes = slurp_file($auto);
+	($ret, $out, $err) = $primary->psql('postgres',
+		"SELECT pgrepl_admin.add_standby('late', '127.0.0.9/32', create_slot => false, synchronous => false)",
+		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err, qr/0A000: changing the synchronous standbys needs ALTER SYSTEM/,
+		'allow_alter_system off, a setting naming every standby: add_standby(synchronous => false) is refused up front');
+	is(sql("SELECT count(*) FROM pgrepl_admin.standbys WHERE name = 'late'"), '0', 'nothing registered');
+	is(slurp_file($auto), $bytes, 'nothing written');
 	$primary->adjust_conf('postgresql.conf', 'allow_alter_system', 'on');
 	$primary->reload;
 }

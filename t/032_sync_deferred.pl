@@ -99,4 +99,36 @@ ok($primary->poll_query_until('postgres',
 is(sql('SELECT pending IS NULL FROM pgrepl_admin.synchronous_setting'), 't', 'no longer pending');
 is($db7->safe_psql('postgres', 'SHOW synchronous_standby_names'), '', 'the clone itself runs with none');
 
+# --- a set_synchronous() that commits while the task waits for the lock
+# (review of issue 22's sync work, defect 5): the task read db8 as pending
+# before the DBA's transaction committed; once it has the lock, db8 is no
+# longer pending (the DBA chose anew) and must not be added to the DBA's
+# choice.  The order is made, not hoped for: the DBA's transaction holds
+# the lock until the worker is seen waiting for it.
+is(sql("SELECT synchronous FROM pgrepl_admin.add_standby('db8', '127.0.0.8/32', create_slot => false, synchronous => true)"),
+	'deferred', 'db8 deferred');
+my $dba = $primary->background_psql('postgres');
+$dba->query_safe('BEGIN; SELECT pgrepl_admin.set_synchronous(num => 0)');
+my $waldir = PostgreSQL::Test::Utils::tempdir();
+my $db8 = IPC::Run::start(
+	[
+		'pg_receivewal', '--no-loop', '--no-password', '--directory' => $waldir,
+		'--dbname' => $primary->connstr('postgres') . ' application_name=db8'
+	],
+	'>', \my $rw_out, '2>', \my $rw_err);
+ok($primary->poll_query_until('postgres', q{
+		SELECT count(*) = 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+		WHERE NOT l.granted AND l.relation = 'pgrepl_admin.synchronous_setting'::regclass
+		  AND a.backend_type = 'pgrepl_admin maintenance'}),
+	'db8 streams; the task, which read it pending, waits for the lock the DBA holds')
+  or diag("pg_receivewal: $rw_err; " . sql('SELECT pid, backend_type, wait_event_type, query FROM pg_stat_activity'));
+my $runs = task_status($primary, 'sync_pending', 'runs');
+$dba->query_safe('COMMIT');
+$dba->quit;
+wait_for_task($primary, 'sync_pending', "runs > $runs");
+is(sql('SELECT num, value, pending IS NULL FROM pgrepl_admin.synchronous_setting'), '0||t',
+	"the DBA's num => 0 stands: the task did not add db8, no longer pending, to it");
+is(sql('SHOW synchronous_standby_names'), '', 'and synchronous_standby_names is empty');
+$db8->kill_kill;
+
 done_testing();
