@@ -228,7 +228,10 @@ like(slurp_file($primary->logfile, $log_offset), qr/WARNING:  pgrepl_admin task 
 # lag_history refuses the fallback's rows (a trigger of the DBA's that
 # fails for them: not a lock time-out): the event is dropped with a
 # WARNING, the task does not fail, and the fallback lowers and restores
+# (committed without waiting for the synchronous standbys, which are gone
+# while ALTER SYSTEM still fails)
 sql(q{
+	SET synchronous_commit = local;
 	CREATE FUNCTION public.refuse_events() RETURNS trigger LANGUAGE plpgsql AS $$
 	BEGIN RAISE EXCEPTION 'no events here'; END $$;
 	CREATE TRIGGER refuse_events BEFORE INSERT ON pgrepl_admin.lag_history
@@ -258,7 +261,7 @@ $primary->wait_for_log(qr/WARNING:  pgrepl_admin could not record the event "syn
 ok(1, 'the restore event is dropped too, logged');
 is(sql("SELECT count(*) FROM pgrepl_admin.lag_history WHERE event IS NOT NULL"), $fb_events,
 	'nothing was recorded');
-sql('DROP TRIGGER refuse_events ON pgrepl_admin.lag_history; DROP FUNCTION public.refuse_events()');
+sql('SET synchronous_commit = local; DROP TRIGGER refuse_events ON pgrepl_admin.lag_history; DROP FUNCTION public.refuse_events()');
 
 # --- item 3: a slow certificate renewal does not hold the fallback up ------
 sql("SELECT pgrepl_admin.rotate_server_cert(ARRAY['127.0.0.1'], '1 day')");
