@@ -9,7 +9,11 @@
  * SSLRequest, and on 'S' performs the handshake without verifying anything:
  * the only question is which certificate comes back, compared by SHA-256
  * fingerprint.  It then closes the connection before any startup packet,
- * which the server does not log.  Unix sockets cannot carry TLS, so with
+ * so no authentication or "incomplete startup packet" line is logged; but
+ * with log_connections = on the server logs each probe's "connection
+ * received" line when it accepts the socket (the certificates view and
+ * check() each probe once per call: doc/monitoring.md says what a scrape
+ * costs).  Unix sockets cannot carry TLS, so with
  * listen_addresses empty there is no way to ask.  Every socket operation
  * has a time-out, so a wedged server cannot hang the caller.
  *

@@ -6,8 +6,9 @@
 # it every second and evaluating a copy of the rules whose for: are 1 s, all
 # on loopback.  Every metric family of the queries that have rows there
 # reaches Prometheus and pg_exporter_last_scrape_error is 0; healthy and idle
-# for longer than lag_warn_time and lag_stall_after (2 s here), no alert is
-# pending or firing; the standby
+# (lag_sample_interval raised to a minute, so that nothing is written) for
+# longer than lag_warn_time and lag_stall_after (2 s here), no alert is
+# pending or firing at any evaluation (ALERTS over the window); the standby
 # stopped, PgreplAdminStandbyDisconnected fires in Prometheus' own
 # /api/v1/alerts, and resolves when it is started again; a server
 # certificate of one day fires the certificate alerts, and a renewal
@@ -262,11 +263,31 @@ is(join(',', map { $_->{value}[1] } @{ $scrape_error->{result} }), '0', 'pg_expo
 # --- healthy and idle: nothing pending, nothing firing, for longer than
 # lag_warn_time and lag_stall_after (2 s here) and the for: (1 s), so that
 # a rule that fires on an idle primary's time lag, or a standby taken for
-# stalled while nothing is written, would have fired
+# stalled while nothing is written, would have fired.  The lag_sample task
+# writes lag_history every lag_sample_interval (1 s above): raised to a
+# minute for the window, so that the primary really writes nothing.  Every
+# evaluation of the window is asked (ALERTS over it), not one snapshot, so
+# an alert pending for a moment is seen too.
+$primary->safe_psql('postgres', q{
+	ALTER SYSTEM SET pgrepl_admin.lag_sample_interval = '60s';
+	SELECT pg_reload_conf();
+});
+# the last sample taken at the old interval has been scraped once over
+ok(evaluations(2), 'lag_sample_interval raised to 60 s');
+my $window_start = time;
 ok(evaluations(10), 'the rules were evaluated ten more times (10 s: past lag_warn_time and lag_stall_after)');
+my $window = time - $window_start + 1;
+my $over_window = api('query?' . $http->www_form_urlencode(
+	{ query => qq{count_over_time(ALERTS{alertname=~"PgreplAdmin.+"}[${window}s])} }));
+is_deeply([ map { "$_->{metric}{alertname} $_->{metric}{alertstate}" } @{ $over_window ? $over_window->{result} : [ { metric => { alertname => 'no answer' } } ] } ], [],
+	"a healthy idle primary with a caught-up standby: no alert pending or firing at any evaluation of the last ${window} s");
 my $active = alerts();
 is_deeply([ map { "$_->{labels}{alertname} $_->{state}" } @{ $active // [ 'no answer' ] } ], [],
-	'a healthy idle primary with a caught-up standby: no alert pending or firing');
+	'and none active now');
+$primary->safe_psql('postgres', q{
+	ALTER SYSTEM RESET pgrepl_admin.lag_sample_interval;
+	SELECT pg_reload_conf();
+});
 
 # --- the standby stops: disconnected, firing; started again: resolved
 $standby->stop;
