@@ -21,7 +21,10 @@
  *	- at COMMIT the postmaster is signalled to reload;
  *	- at ABORT after that write (a later pre-commit step or a serialization
  *	  failure at commit) the synchronous_standby_names line the file had
- *	  before is put back, durably, and nothing is reloaded; only that line:
+ *	  before is put back, durably, and the postmaster is signalled to
+ *	  reload: a reload in between (another session's pg_reload_conf(), the
+ *	  fallback worker's) may have put the uncommitted value in force; only
+ *	  that line:
  *	  an ALTER SYSTEM of another setting made by another session in
  *	  between stays, and a synchronous_standby_names written since by
  *	  someone else (the file's line is no longer ours) is left alone.  A
@@ -213,8 +216,9 @@ read_ssn_line(void)
  *		line as it was before this transaction's write, every other line as
  *		it is now.  Nothing is done when the line is no longer the one this
  *		transaction wrote.  The caller holds AutoFileLock exclusively.
+ *		Returns whether the line was put back.
  */
-static void
+static bool
 put_back_line(void)
 {
 	size_t		len;
@@ -225,13 +229,14 @@ put_back_line(void)
 	StringInfoData buf;
 
 	if (now == NULL || new_line == NULL || strcmp(now, new_line) != 0)
-		return;
+		return false;
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, text, start - text);
 	if (old_line != NULL)
 		appendStringInfo(&buf, "%s\n", old_line);
 	appendStringInfoString(&buf, end);
 	durable_file_write(PG_AUTOCONF_FILENAME, buf.data, buf.len, pg_file_create_mode);
+	return true;
 }
 
 /*
@@ -292,12 +297,16 @@ sync_xact_callback(XactEvent event, void *arg)
 			if (written)
 			{
 				MemoryContext cxt = CurrentMemoryContext;
+				bool		put_back = false;
 
 				PG_TRY();
 				{
 					LWLockAcquire(AutoFileLock, LW_EXCLUSIVE);
-					put_back_line();
+					put_back = put_back_line();
 					LWLockRelease(AutoFileLock);
+					/* what a reload meanwhile loaded did not commit */
+					if (put_back)
+						pgrepl_signal_reload(LOG);
 				}
 				PG_CATCH();
 				{

@@ -119,6 +119,9 @@ ok($primary->poll_query_until('postgres',
 	'the committing transaction wrote its value and waits');
 sql("ALTER SYSTEM SET work_mem = '7MB'");
 like(slurp_file($auto), qr/^work_mem = '7MB'$/m, 'another session set work_mem meanwhile');
+# someone reloads meanwhile: the value that is not committed yet runs
+sql('SELECT pg_reload_conf()');
+ok(wait_setting('FIRST 1 (a)'), 'a reload meanwhile put the uncommitted value in force');
 $holder->query_safe('COMMIT');
 $holder->quit;
 $committer->finish;
@@ -127,6 +130,7 @@ my $after = slurp_file($auto);
 like($after, qr/^synchronous_standby_names = 'ANY 1 \(a\)'$/m, 'synchronous_standby_names is put back');
 like($after, qr/^work_mem = '7MB'$/m, "the other session's work_mem stays");
 is(sql("SELECT value FROM pgrepl_admin.synchronous_setting"), 'ANY 1 (a)', 'the stored value is unchanged');
+ok(wait_setting('ANY 1 (a)'), 'and the put-back value is in force again (reloaded at the abort)');
 
 # --- allow_alter_system
 is(sql("SELECT status FROM pgrepl_admin.check() WHERE check_name = 'allow_alter_system'"), 'ok',
