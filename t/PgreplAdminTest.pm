@@ -16,7 +16,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(new_primary new_standby provisioned_standby task_status
+our @EXPORT = qw(strace_attach new_primary new_standby provisioned_standby task_status
   wait_for_task write_private_file tls_connstr set_hba in_backup_mode
   store_key_files files_holding_key failing_remote_commit tls_primary
   commit_or_timeout used_sql_names plant_hostile_objects planted_runs
@@ -43,6 +43,29 @@ sub new_primary
 	$node->safe_psql('postgres', 'CREATE EXTENSION pgrepl_admin')
 	  unless defined $opts{extension} && !$opts{extension};
 	return $node;
+}
+
+# strace_attach($pid, @options): strace attached to process $pid with
+# @options (e.g. -e inject=...), its output thrown away; returns the
+# IPC::Run handle (end it with ->signal('INT') and ->finish), or undef and
+# why when strace is not installed or may not trace the process (yama's
+# ptrace_scope, a container without CAP_SYS_PTRACE): the caller skips.
+sub strace_attach
+{
+	my ($pid, @options) = @_;
+	my ($out, $err) = ('', '');
+
+	my $strace = find_program('strace');
+
+	return (undef, 'strace is not installed') unless defined $strace;
+	require IPC::Run;
+	my $h = IPC::Run::start([ $strace, '-p', $pid, @options, '-o', '/dev/null' ],
+		'>', \$out, '2>', \$err, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	$h->pump while $h->pumpable && $err !~ /attached/;
+	return ($h, undef) if $err =~ /attached/;
+	$h->finish;
+	chomp $err;
+	return (undef, "strace -p $pid was refused: $err");
 }
 
 # new_standby($primary, $name, $slot): a hot standby streaming from $primary
