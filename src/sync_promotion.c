@@ -21,9 +21,7 @@
  *	  promotion_pending;
  *	- when the worker sees the server promoted (run_at_promotion, before
  *	  any other task), or at its first run on a primary that has the marker
- *	  (a crash just after the promotion) or whose value in force names
- *	  itself (a standby promoted before its worker ever ran, so without a
- *	  marker), it takes the stored members,
+ *	  (a crash just after the promotion), it takes the stored members,
  *	  less this server's own name and less the names that are not in
  *	  pgrepl_admin.standbys, and keeps them as pending standbys
  *	  (synchronous_setting.pending): no standby can stream from the new
@@ -396,31 +394,6 @@ sync_promotion_interval(void)
 }
 
 /*
- * names_itself
- *		On a primary: whether the synchronous_standby_names in force names
- *		this server's own name as a standby (synchronous_self()).  A standby
- *		promoted before its worker ever ran (a base backup promoted at once,
- *		a library loaded only after the promotion) has no marker, and keeps
- *		the value copied from its primary: when that value names itself,
- *		every commit waits for a standby that can never confirm, and the
- *		promotion's setting is computed now.
- */
-static bool
-names_itself(void)
-{
-	char	  **row;
-
-	if (sync_own_name() == NULL)
-		return false;
-	row = pgrepl_query_row("SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 "
-						   "FROM pgrepl_admin.synchronous_members() m "
-						   "WHERE pg_catalog.lower(m.standby_name) OPERATOR(pg_catalog.=) "
-						   "pg_catalog.lower(pgrepl_admin.synchronous_self())",
-						   0, NULL);
-	return row != NULL && row[0] != NULL && strcmp(row[0], "t") == 0;
-}
-
-/*
  * sync_promotion_run
  *		On a standby keep the setting empty; on a primary just promoted, or
  *		with the marker left by a crash just after a promotion, compute it.
@@ -435,20 +408,10 @@ sync_promotion_run(void)
 	}
 	/* the marker appears only in recovery: on a primary, look once */
 	if (marker_written ||
-		(!primary_checked && (durable_file_read(MARKER_PATH, NULL, true) != NULL ||
-							  names_itself())))
+		(!primary_checked && durable_file_read(MARKER_PATH, NULL, true) != NULL))
 	{
 		promoted();
 		marker_written = false;
-	}
-	else if (primary_checked && !remove_marker_at_commit && sync_promotion_pending())
-	{
-		/*
-		 * The promotion's setting committed, yet its marker is still there
-		 * (the unlink at commit failed): the fallback worker would wait for
-		 * it for ever.  Try again, and say so when that fails too.
-		 */
-		(void) durable_unlink(MARKER_PATH, WARNING);
 	}
 	primary_checked = true;
 }

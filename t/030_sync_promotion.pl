@@ -13,10 +13,7 @@
 #     does yet), so it is kept as pending (named once it streams) and ''
 #     is in force: a real commit on s2, with the fallback off, returns;
 #   - check() calls it an error when the value in force names the server
-#     itself;
-#   - s4, promoted before its worker ever ran (no marker: the library
-#     loaded only after the promotion), with a value naming itself: its
-#     worker's first run on the primary computes the setting all the same.
+#     itself.
 
 use strict;
 use warnings;
@@ -109,11 +106,6 @@ is(sql('SELECT value FROM pgrepl_admin.synchronous_setting'), 'FIRST 2 (s2, s3)'
 $primary->wait_for_catchup($s2, 'replay');
 is($s2->safe_psql('postgres', "SELECT current_setting('synchronous_standby_names')"), '',
 	'the standby s2 runs with no synchronous standby');
-# the marker cannot be removed at the promotion's commit (its directory
-# read-only for a while): the worker removes it once it can
-my $marker_dir = $s2->data_dir . '/pgrepl_admin';
-ok(-e "$marker_dir/promotion_pending", 's2, a standby, has the promotion marker');
-chmod(0500, $marker_dir) or die "chmod: $!";
 $s2->promote;
 $s2->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()') or die 'no promotion';
 # s3 does not stream from s2 (nothing does yet): the promoted server must not
@@ -131,46 +123,5 @@ is($s2->safe_psql('postgres', 'SELECT standbys::text, num, value FROM pgrepl_adm
 	'{}|0|', 'the stored setting is off until s3 streams');
 like(check_sync($s2), qr/set at promotion.*s2 is this server itself.*s3.*pending/,
 	'check() names what was dropped and why, and what is pending');
-ok(-e "$marker_dir/promotion_pending", 'the marker could not be removed at the commit');
-chmod(0700, $marker_dir) or die "chmod: $!";
-my $gone = 0;
-for (1 .. 300) { $gone = !-e "$marker_dir/promotion_pending"; last if $gone; select(undef, undef, undef, 0.1); }
-ok($gone, 'the worker removes the marker once it can');
-like(slurp_file($s2->logfile), qr/could not remove file .*promotion_pending/,
-	'the failed removal was logged');
-
-
-# --- s4, promoted before its worker ever ran (pgrepl_admin loaded only
-# after the promotion): no marker, and the value its base backup copied,
-# ANY 1 (s4), in force on the primary it now is.  Its worker's first run
-# computes the promotion's setting all the same.  (The primary's commits
-# here are local: it still stores FIRST 2 (s2, s3), which are gone.)
-my ($p4, $slot4, $ci4) = split /\|/,
-  sql("SET synchronous_commit = local; SELECT password, slot_name, primary_conninfo FROM pgrepl_admin.add_standby('s4', '127.0.0.1/32')");
-sql("SET synchronous_commit = local; SELECT pgrepl_admin.set_synchronous(ARRAY['s4'], 1, 'any')");
-$primary->backup('s4_base');
-my $s4 = PostgreSQL::Test::Cluster->new('s4');
-$s4->init_from_backup($primary, 's4_base', has_streaming => 1);
-$s4->append_conf('postgresql.conf',
-	"primary_conninfo = '$ci4 sslrootcert=$root password=$p4 application_name=s4'\n"
-	  . "primary_slot_name = '$slot4'\nshared_preload_libraries = ''\n");
-# (the mode pgrepl_admin puts back at start, the copy having loosened it)
-chmod(0600, $s4->data_dir . '/pgrepl_admin/server.pem') or die "chmod: $!";
-$s4->start;
-$primary->poll_query_until('postgres',
-	"SELECT count(*) = 1 FROM pg_stat_replication WHERE application_name = 's4' AND state = 'streaming'")
-  or die 's4 does not stream';
-$primary->wait_for_catchup($s4, 'replay');
-is($s4->safe_psql('postgres', "SELECT current_setting('synchronous_standby_names')"), 'ANY 1 (s4)',
-	's4, without its worker, runs with the value its base backup copied');
-$s4->promote;
-$s4->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()') or die 'no promotion';
-$s4->append_conf('postgresql.conf', "shared_preload_libraries = 'pgrepl_admin'\n");
-$s4->restart;
-is(commit_on($s4, 6), '6', 'promoted s4, its worker started after the promotion: a commit returns (it named itself)');
-is($s4->safe_psql('postgres', "SELECT current_setting('synchronous_standby_names')"), '',
-	'no synchronous standby in force');
-like(check_sync($s4), qr/set at promotion.*s4 is this server itself/,
-	'check() says the setting was set at promotion, and why s4 was left out');
 
 done_testing();
