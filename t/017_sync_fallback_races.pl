@@ -115,14 +115,27 @@ ok($primary->poll_query_until('postgres',
 	'sb and sc stopped: the fallback lowers the setting');
 my $first = in_force();
 like($first, qr/^ANY 1 \("?sa"?\)$/, 'to ANY 1 (sa)');
+# The fallback's delay, set and reloaded.  Commits that wait are looked at
+# with the fallback held off (an hour's delay), then the delay is 2 s again:
+# on a loaded machine the look could otherwise come after the fallback let
+# them go.
+sub hold_fallback
+{
+	my ($delay, $ms) = @_;
+	sql("ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = '$delay'; SELECT pg_reload_conf()");
+	$primary->poll_query_until('postgres',
+		"SELECT setting = '$ms' FROM pg_settings WHERE name = 'pgrepl_admin.synchronous_fallback_after'")
+	  or die "the delay is not $delay";
+}
+
 # sa stops and sb comes back within the delay: the delay is lengthened
 # while sb starts, then shortened again, so that sb surely streams before
 # the second lowering
 sub set_delay
 {
-	sql("ALTER SYSTEM SET pgrepl_admin.synchronous_fallback_after = '$_[0]'; SELECT pg_reload_conf()");
+	hold_fallback(@_);
 	return $primary->poll_query_until('postgres',
-		"SELECT fallback_state = 'active' AND setting = '$_[1]' FROM pgrepl_admin.synchronous_fallback(), pg_settings WHERE name = 'pgrepl_admin.synchronous_fallback_after'");
+		"SELECT fallback_state = 'active' FROM pgrepl_admin.synchronous_fallback()");
 }
 ok(set_delay('1h', '3600000'), 'the delay is an hour for now');
 my $log_offset = -s $primary->logfile;
@@ -185,6 +198,7 @@ ok($primary->poll_query_until('postgres',
 ok(wait_in_force($stored), 'in force');
 
 # --- item 3: a session's locks do not hold the fallback up -----------------
+hold_fallback('1h', '3600000');
 $node{$_}->stop for qw(sa sb sc);
 my $locker = start_session('locker',
 	'BEGIN; LOCK TABLE pgrepl_admin.lag_history, pgrepl_admin.synchronous_setting, pgrepl_admin.standbys IN ACCESS EXCLUSIVE MODE; '
@@ -192,6 +206,7 @@ my $locker = start_session('locker',
 ok(waits_in_syncrep('locker'), 'a TRUNCATE of lag_history, with the three tables locked, waits in SyncRep at commit');
 my $waiter = start_session('waiter', 'INSERT INTO t VALUES (101)');
 ok(waits_in_syncrep('waiter'), 'another commit waits too');
+hold_fallback('2s', '2000');
 my $released = $primary->poll_query_until('postgres', 'SELECT count(*) = 2 FROM t WHERE n IN (100, 101)');
 ok($released, 'the fallback releases both, the locks notwithstanding');
 # (else the standbys release them, for the test to go on)
@@ -274,9 +289,11 @@ SKIP:
 	sql("ALTER SYSTEM SET pgrepl_admin.cert_auto_renew = on; SELECT pg_reload_conf()");
 	wait_for_task($primary, 'cert_renew', "state = 'running'");
 	my $renewals = sql("SELECT runs FROM pgrepl_admin.worker_status WHERE task = 'cert_renew'");
+	hold_fallback('1h', '3600000');
 	$node{$_}->stop for qw(sa sb sc);
 	$waiter = start_session('waiter2', 'INSERT INTO t VALUES (102)');
 	ok(waits_in_syncrep('waiter2'), 'with the standbys stopped, a commit waits');
+	hold_fallback('2s', '2000');
 	ok($primary->poll_query_until('postgres', 'SELECT count(*) = 1 FROM t WHERE n = 102'),
 		'the fallback releases it');
 	ok($waiter->{h}->finish, 'the commit returned') or diag($waiter->{err});
