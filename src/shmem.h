@@ -82,6 +82,8 @@ typedef struct PgreplShared
 	SyncFallbackStatus sync_fallback;
 	pid_t		fallback_worker_pid;	/* as worker_pid, for the worker of the
 										 * tasks with own_worker (sync_fallback) */
+	bool		promotion_checked;	/* sync_promotion's first run on a
+									 * primary has committed (since start) */
 } PgreplShared;
 
 /* NULL unless the library was loaded through shared_preload_libraries */

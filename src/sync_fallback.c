@@ -770,13 +770,12 @@ sync_fallback_look(void)
 	List	   *missing;
 
 	/*
-	 * a server just promoted: sync_promotion (maintenance worker) computes
-	 * the setting from the stored one less this server itself, and until it
-	 * has, the stored row may name this server and the value in force is a
-	 * standby's '' (nothing waits).  Neither the restart check (a marker of
-	 * the old primary's fallback copied by the base backup would put the
-	 * stored value, naming this server, in force) nor a lowering may run
-	 * before that.
+	 * a server that was a standby: sync_promotion (maintenance worker)
+	 * computes the setting from the stored one less this server itself at
+	 * its first run on the primary, and until that has committed the stored
+	 * row may name this server.  Neither the restart check (a marker of the
+	 * old primary's fallback copied by the base backup would put the stored
+	 * value, naming this server, in force) nor a lowering may run before.
 	 */
 	if (sync_promotion_pending())
 		return;

@@ -21,7 +21,9 @@
  *	  promotion_pending;
  *	- when the worker sees the server promoted (run_at_promotion, before
  *	  any other task), or at its first run on a primary that has the marker
- *	  (a crash just after the promotion), it takes the stored members,
+ *	  (a crash just after the promotion) or that was promoted before its
+ *	  worker ever ran, so without a marker (names_itself()), it takes the
+ *	  stored members,
  *	  less this server's own name and less the names that are not in
  *	  pgrepl_admin.standbys, and keeps them as pending standbys
  *	  (synchronous_setting.pending): no standby can stream from the new
@@ -39,7 +41,13 @@
  * Between the end of recovery and the worker's write commits wait for no
  * standby ('' is in force on a standby).  The worker may be busy with
  * another task first (a certificate renewal, a lock): the write has no
- * time bound, but nothing waits for it but the fallback.
+ * time bound, but nothing waits for it but the fallback.  The fallback
+ * worker waits (sync_promotion_pending()) until the first run on a primary
+ * has committed, on a server that was a standby (the marker, or
+ * primary_conninfo still set): before it, the stored setting may name this
+ * server, and a fallback marker copied from the old primary would put it
+ * in force.  A marker the promotion's commit could not remove does not
+ * hold the fallback up; the task removes it on a later run.
  *
  * This server's own name is the name it streamed under as a standby, as
  * the walreceiver picks it: application_name in primary_conninfo, else
@@ -64,6 +72,7 @@
 
 #include "durable_file.h"
 #include "server_config.h"
+#include "shmem.h"
 #include "spi_query.h"
 #include "sync_promotion.h"
 #include "sync_setting.h"
@@ -77,11 +86,15 @@ static char *cleared = NULL;
 
 /*
  * whether this worker wrote the marker, whether it looked for one on a
- * primary, and whether the commit removes it
+ * primary, whether its transaction is that first look (it is published
+ * at commit), whether the commit removes the marker, and whether a marker
+ * that commit could not remove is still there
  */
 static bool marker_written = false;
 static bool primary_checked = false;
+static bool checking_primary = false;
 static bool remove_marker_at_commit = false;
+static bool marker_stale = false;
 static bool callback_registered = false;
 
 /*
@@ -209,18 +222,33 @@ sync_own_name(void)
 	return NULL;
 }
 
-/* Remove the marker once the promotion's transaction has committed. */
+/*
+ * sync_promotion_xact_callback
+ *		At the commit of the first look on a primary: remove the marker when
+ *		the promotion's setting was computed, and tell the fallback worker
+ *		that it may run.  At an abort the next run looks again.
+ */
 static void
 sync_promotion_xact_callback(XactEvent event, void *arg)
 {
-	/* at LOG: no error at commit; a marker left makes the next start redo it */
-	if (event == XACT_EVENT_COMMIT && remove_marker_at_commit)
-		(void) durable_unlink(MARKER_PATH, LOG);
-	/* a failed commit: the next run looks at the marker again */
-	if (event == XACT_EVENT_ABORT && remove_marker_at_commit)
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT)
+		return;
+	if (event == XACT_EVENT_COMMIT && checking_primary)
+	{
+		/*
+		 * WARNING, not ERROR: the commit is done.  The task removes it on a
+		 * later run (a restart before that would compute the setting again).
+		 */
+		if (remove_marker_at_commit && durable_unlink(MARKER_PATH, WARNING) != 0)
+			marker_stale = true;
+		LWLockAcquire(pgrepl_shared->lock, LW_EXCLUSIVE);
+		pgrepl_shared->promotion_checked = true;
+		LWLockRelease(pgrepl_shared->lock);
+	}
+	if (event == XACT_EVENT_ABORT && checking_primary)
 		primary_checked = false;
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
-		remove_marker_at_commit = false;
+	checking_primary = false;
+	remove_marker_at_commit = false;
 }
 
 /*
@@ -230,7 +258,7 @@ sync_promotion_xact_callback(XactEvent event, void *arg)
  *		file's header).
  */
 static void
-promoted(void)
+promoted(bool has_marker)
 {
 	SyncSetting s;
 	SyncSetting off;
@@ -244,12 +272,7 @@ promoted(void)
 	ListCell   *lc;
 	char	   *before;
 
-	if (!callback_registered)
-	{
-		RegisterXactCallback(sync_promotion_xact_callback, NULL);
-		callback_registered = true;
-	}
-	remove_marker_at_commit = true;
+	remove_marker_at_commit = has_marker;
 
 	sync_setting_lock();
 	/* a pending name copied from the old primary may be this server's own */
@@ -375,16 +398,22 @@ keep_empty(void)
 
 /*
  * sync_promotion_pending
- *		Whether this server was a standby whose promotion's setting is not
- *		computed yet (the marker is there: a standby, or a primary before
- *		sync_promotion's commit).  The fallback worker waits for it.
+ *		Whether the fallback worker must wait for sync_promotion's first run
+ *		on this primary to commit: on a server that was a standby (the
+ *		marker is there, or primary_conninfo is still set) until it has.
  */
 bool
 sync_promotion_pending(void)
 {
 	struct stat st;
+	bool		checked;
 
-	return stat(MARKER_PATH, &st) == 0;
+	LWLockAcquire(pgrepl_shared->lock, LW_SHARED);
+	checked = pgrepl_shared->promotion_checked;
+	LWLockRelease(pgrepl_shared->lock);
+	if (checked)
+		return false;
+	return stat(MARKER_PATH, &st) == 0 || sync_own_name() != NULL;
 }
 
 static int
@@ -394,9 +423,44 @@ sync_promotion_interval(void)
 }
 
 /*
+ * names_itself
+ *		On a primary without the marker: whether it is a standby promoted
+ *		before its worker ever ran (a base backup promoted at once, a
+ *		library loaded only after the promotion) that kept the value its
+ *		primary put in force, naming this server itself.  All of:
+ *		  - it has a name as a standby (primary_conninfo is still set);
+ *		  - the value in force is the stored setting (set_synchronous's, not
+ *		    the DBA's own) and names it;
+ *		  - no standby streams from it under that name (a primary whose
+ *		    cluster_name is also the name of one of its standbys waits for
+ *		    that standby, rightly).
+ *		Every commit then waits for a standby that can never confirm.
+ */
+static bool
+names_itself(void)
+{
+	char	   *own = sync_own_name();
+	const char *argv[1];
+	char	  **row;
+
+	if (own == NULL)
+		return false;
+	argv[0] = own;
+	row = pgrepl_query_row("SELECT EXISTS (SELECT 1 FROM pgrepl_admin.synchronous_members() m "
+						   "  WHERE pg_catalog.lower(m.standby_name) OPERATOR(pg_catalog.=) pg_catalog.lower($1)) "
+						   "AND EXISTS (SELECT 1 FROM pgrepl_admin.synchronous_setting s "
+						   "  WHERE s.value OPERATOR(pg_catalog.=) pg_catalog.current_setting('" SSN "')) "
+						   "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_replication r "
+						   "  WHERE pg_catalog.lower(r.application_name) OPERATOR(pg_catalog.=) pg_catalog.lower($1))",
+						   1, argv);
+	return row != NULL && row[0] != NULL && strcmp(row[0], "t") == 0;
+}
+
+/*
  * sync_promotion_run
- *		On a standby keep the setting empty; on a primary just promoted, or
- *		with the marker left by a crash just after a promotion, compute it.
+ *		On a standby keep the setting empty; on a primary just promoted,
+ *		with the marker left by a crash just after a promotion, or promoted
+ *		before its worker ever ran (names_itself()), compute it.
  */
 static void
 sync_promotion_run(void)
@@ -406,12 +470,35 @@ sync_promotion_run(void)
 		keep_empty();
 		return;
 	}
-	/* the marker appears only in recovery: on a primary, look once */
-	if (marker_written ||
-		(!primary_checked && durable_file_read(MARKER_PATH, NULL, true) != NULL))
+	if (!callback_registered)
 	{
-		promoted();
+		RegisterXactCallback(sync_promotion_xact_callback, NULL);
+		callback_registered = true;
+	}
+	/* the marker appears only in recovery: on a primary, look once */
+	if (marker_written || !primary_checked)
+	{
+		bool		has_marker = marker_written ||
+			durable_file_read(MARKER_PATH, NULL, true) != NULL;
+
+		checking_primary = true;
+		if (has_marker || names_itself())
+			promoted(has_marker);
 		marker_written = false;
+	}
+	else if (marker_stale)
+	{
+		struct stat st;
+
+		/* the WARNING at the commit said it could not; once is enough */
+		if (stat(MARKER_PATH, &st) != 0 && errno == ENOENT)
+			marker_stale = false;
+		else if (durable_unlink(MARKER_PATH, DEBUG1) == 0)
+		{
+			marker_stale = false;
+			ereport(LOG,
+					(errmsg("pgrepl_admin removed the marker of this server's promotion, \"%s\"", MARKER_PATH)));
+		}
 	}
 	primary_checked = true;
 }

@@ -33,6 +33,7 @@
 #include "spi_query.h"
 #include "sql_args.h"
 #include "standby.h"
+#include "sync_promotion.h"
 #include "sync_setting.h"
 #include "syncrep_text.h"
 #include "synchronous.h"
@@ -89,18 +90,31 @@ standbys_arg(ArrayType *array)
 
 /*
  * check_standbys
- *		Each name is a registered standby, and none streams from its slot
- *		under an application_name that the setting would not match.
+ *		Each name is a registered standby, none is this server's own name
+ *		(it would never confirm, and a stored setting naming this server is
+ *		taken for one copied from the primary it was a standby of: see
+ *		sync_promotion.c), and none streams from its slot under an
+ *		application_name that the setting would not match.
  */
 static void
 check_standbys(List *names)
 {
 	ListCell   *lc;
+	char	   *own = sync_own_name();
 
 	foreach(lc, names)
 	{
 		const char *name = lfirst(lc);
 		char	  **row;
+
+		if (own != NULL && pg_strcasecmp(own, name) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("standby \"%s\" is this server itself", name),
+					 errdetail("This server streamed as \"%s\" when it was a standby (primary_conninfo is still set): commits would wait for a confirmation that never comes.",
+							   own),
+					 errhint("Name the standbys that stream from this server. If \"%s\" is another server now, reset this server's primary_conninfo first (ALTER SYSTEM RESET primary_conninfo).",
+							 name)));
 
 		row = pgrepl_query_row("SELECT r.name, a.application_name "
 							   "FROM pgrepl_admin.standbys r "
